@@ -1,0 +1,113 @@
+"""The 17 Action Units: names, order, parsing and validation.
+
+This module is the only place that knows the AU list. Everything else (data
+builders, the model's conditioning channels, presets, the CLI) asks it, so the
+order cannot drift between training data and editing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+import re
+from typing import Union
+
+import numpy as np
+
+# GANimation's order, i.e. OpenFace 2's intensity ("_r") AUs.
+AU_IDS: tuple[int, ...] = (1, 2, 4, 5, 6, 7, 9, 10, 12, 14, 15, 17, 20, 23, 25, 26, 45)
+AU_NAMES: tuple[str, ...] = tuple(f"AU{i}" for i in AU_IDS)
+NUM_AUS: int = len(AU_NAMES)
+# OpenFace writes intensities on a 0-5 scale; the model works in [0, 1].
+OPENFACE_MAX_INTENSITY: float = 5.0
+
+AuSpec = Union[str, Mapping[str, float], np.ndarray, "list[float]", "tuple[float, ...]"]
+
+_NAME_RE = re.compile(r"^AU0*(\d+)(?:_r)?$", re.IGNORECASE)
+_INDEX = {au_id: k for k, au_id in enumerate(AU_IDS)}
+
+
+def index(name: str) -> int:
+  """Position of an AU in the vector; accepts `AU12`, `au12`, `AU01_r`, `12`."""
+  match = _NAME_RE.match(name.strip()) or re.match(r"^0*(\d+)$", name.strip())
+  if match is None or int(match.group(1)) not in _INDEX:
+    raise ValueError(
+        f"unknown AU name {name!r}; expected one of {', '.join(AU_NAMES)}")
+  return _INDEX[int(match.group(1))]
+
+
+def openface_column(k: int) -> str:
+  """OpenFace 2's intensity column for AU position `k`, e.g. `AU01_r`."""
+  return f"AU{AU_IDS[k]:02d}_r"
+
+
+def validate(aus: np.ndarray, *, name: str = "aus") -> np.ndarray:
+  """Checks an AU array of shape [..., 17] with finite values in [0, 1].
+
+  Args:
+    aus: array-like whose last axis holds the 17 AUs.
+    name: what to call the array in error messages (argument, file, key).
+
+  Returns:
+    The AUs as float32.
+
+  Raises:
+    ValueError: wrong last dimension, non-finite or out-of-range values.
+  """
+  arr = np.asarray(aus, dtype=np.float32)
+  if arr.ndim == 0 or arr.shape[-1] != NUM_AUS:
+    raise ValueError(
+        f"{name} must have {NUM_AUS} AUs on its last axis ({', '.join(AU_NAMES)}),"
+        f" got shape {arr.shape}")
+  if not np.all(np.isfinite(arr)):
+    raise ValueError(f"{name} contains NaN or infinite values")
+  lo, hi = float(arr.min()), float(arr.max())
+  if lo < 0.0 or hi > 1.0:
+    raise ValueError(
+        f"{name} must lie in [0, 1] (raw OpenFace intensities are 0-5: divide"
+        f" by {OPENFACE_MAX_INTENSITY:g}), got values in [{lo:g}, {hi:g}]")
+  return arr
+
+
+def from_dict(values: Mapping[str, float], *, name: str = "aus") -> np.ndarray:
+  """A (17,) float32 vector from `{"AU12": 0.8}`; AUs not named are 0."""
+  vec = np.zeros(NUM_AUS, np.float32)
+  for key, value in values.items():
+    vec[index(key)] = float(value)
+  return validate(vec, name=name)
+
+
+def parse(text: str, *, name: str = "aus") -> np.ndarray:
+  """A (17,) float32 vector from `"AU12=0.8,AU25=0.4"`; AUs not named are 0."""
+  vec = np.zeros(NUM_AUS, np.float32)
+  seen: set[int] = set()
+  for item in filter(None, (part.strip() for part in text.split(","))):
+    key, sep, value = item.partition("=")
+    if not sep:
+      raise ValueError(f"{name}: expected NAME=VALUE, got {item!r} in {text!r}")
+    k = index(key)
+    if k in seen:
+      raise ValueError(f"{name}: {AU_NAMES[k]} is given twice in {text!r}")
+    seen.add(k)
+    try:
+      vec[k] = float(value)
+    except ValueError:
+      raise ValueError(
+          f"{name}: {value.strip()!r} is not a number in {text!r}") from None
+  return validate(vec, name=name)
+
+
+def as_array(aus: AuSpec, *, name: str = "aus") -> np.ndarray:
+  """Any accepted AU spelling (string, dict, array) as validated float32."""
+  if isinstance(aus, str):
+    return parse(aus, name=name)
+  if isinstance(aus, Mapping):
+    return from_dict(aus, name=name)
+  return validate(aus, name=name)
+
+
+def format_aus(vec: np.ndarray, *, threshold: float = 0.0) -> str:
+  """The inverse of `parse`: `"AU12=0.8,AU25=0.4"` (AUs above `threshold`)."""
+  vec = validate(vec)
+  if vec.ndim != 1:
+    raise ValueError(f"format_aus takes one (17,) vector, got shape {vec.shape}")
+  return ",".join(f"{n}={v:g}" for n, v in zip(AU_NAMES, vec) if v > threshold)

@@ -1,0 +1,35 @@
+"""Installs dftnet_jax.
+
+jax/jaxlib are pinned exactly: the CPU convolution choices (DESIGN §7) were
+measured on this XLA release and may change with another.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="dftnet_jax",
+    version="0.1.0",
+    description="DFT-Net (AU-conditioned flow + texture GAN) in JAX/Flax",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.11",
+    packages=find_packages(include=["dftnet_jax", "dftnet_jax.*"]),
+    install_requires=[
+        "jax==0.10.2",
+        "jaxlib==0.10.2",
+        "flax~=0.12.8",
+        "optax~=0.2.8",
+        "orbax-checkpoint~=0.12.8",
+        # TFDS needs a TensorFlow; the CPU build is enough (it only feeds data).
+        "tensorflow-cpu~=2.21.0",
+        "tensorflow-datasets~=4.9.10",
+        "numpy>=2.0",
+        "pillow>=10",
+        "absl-py>=2.1",
+        "ml-collections~=1.1",
+    ],
+    extras_require={
+        # scipy is the independent reference for the warp tests.
+        "test": ["pytest>=8", "scipy>=1.13"],
+    },
+)
