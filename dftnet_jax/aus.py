@@ -60,6 +60,8 @@ def validate(aus: np.ndarray, *, name: str = "aus") -> np.ndarray:
         f" got shape {arr.shape}")
   if not np.all(np.isfinite(arr)):
     raise ValueError(f"{name} contains NaN or infinite values")
+  if arr.size == 0:
+    return arr
   lo, hi = float(arr.min()), float(arr.max())
   if lo < 0.0 or hi > 1.0:
     raise ValueError(
@@ -70,30 +72,35 @@ def validate(aus: np.ndarray, *, name: str = "aus") -> np.ndarray:
 
 def from_dict(values: Mapping[str, float], *, name: str = "aus") -> np.ndarray:
   """A (17,) float32 vector from `{"AU12": 0.8}`; AUs not named are 0."""
+  return _assemble(values.items(), source=repr(dict(values)), name=name)
+
+
+def _assemble(items, *, source: str, name: str) -> np.ndarray:
+  """(AU name, value) pairs → validated (17,) vector; each AU at most once."""
   vec = np.zeros(NUM_AUS, np.float32)
-  for key, value in values.items():
-    vec[index(key)] = float(value)
+  seen: set[int] = set()
+  for key, value in items:
+    k = index(key)
+    if k in seen:
+      raise ValueError(f"{name}: {AU_NAMES[k]} is given twice in {source}")
+    seen.add(k)
+    try:
+      vec[k] = float(value)
+    except (TypeError, ValueError):
+      raise ValueError(
+          f"{name}: {AU_NAMES[k]}={value!r} is not a number in {source}") from None
   return validate(vec, name=name)
 
 
 def parse(text: str, *, name: str = "aus") -> np.ndarray:
   """A (17,) float32 vector from `"AU12=0.8,AU25=0.4"`; AUs not named are 0."""
-  vec = np.zeros(NUM_AUS, np.float32)
-  seen: set[int] = set()
+  items = []
   for item in filter(None, (part.strip() for part in text.split(","))):
     key, sep, value = item.partition("=")
     if not sep:
       raise ValueError(f"{name}: expected NAME=VALUE, got {item!r} in {text!r}")
-    k = index(key)
-    if k in seen:
-      raise ValueError(f"{name}: {AU_NAMES[k]} is given twice in {text!r}")
-    seen.add(k)
-    try:
-      vec[k] = float(value)
-    except ValueError:
-      raise ValueError(
-          f"{name}: {value.strip()!r} is not a number in {text!r}") from None
-  return validate(vec, name=name)
+    items.append((key, value.strip()))
+  return _assemble(items, source=repr(text), name=name)
 
 
 def as_array(aus: AuSpec, *, name: str = "aus") -> np.ndarray:
@@ -110,4 +117,6 @@ def format_aus(vec: np.ndarray, *, threshold: float = 0.0) -> str:
   vec = validate(vec)
   if vec.ndim != 1:
     raise ValueError(f"format_aus takes one (17,) vector, got shape {vec.shape}")
-  return ",".join(f"{n}={v:g}" for n, v in zip(AU_NAMES, vec) if v > threshold)
+  # The shortest text that reads back as the same float32.
+  return ",".join(f"{n}={np.format_float_positional(v, unique=True, trim='-')}"
+                  for n, v in zip(AU_NAMES, vec) if v > threshold)

@@ -1,0 +1,120 @@
+"""Per-layer convolution timings for every formulation (DESIGN §7, issue 10).
+
+Usage: python benchmarks/conv_layers.py [--batch 16] [--configs default,synthetic]
+
+For every distinct convolution of the paper's G and D (and of the CPU demo
+size), and every formulation in dftnet_jax.conv, times at batch 16:
+  fwd    the layer's output
+  igrad  the gradient w.r.t. its input (backprop into earlier layers)
+  wgrad  the gradient w.r.t. its kernel
+  dbl    the gradient penalty's double backward, d/dw ‖∇ₓ⟨f(x, w), g⟩‖²
+         (discriminator layers only: only the critic is differentiated twice)
+and prints one JSON line per (layer, formulation), then the estimated cost
+of one training cycle per formulation. The estimate weights each layer by how
+often a cycle runs it (n_critic D steps + 1 G step, `CYCLE_WEIGHTS`); the
+measured cycle is `benchmarks/train_step.py`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import importlib
+
+import common  # pylint: disable=g-bad-import-order
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from dftnet_jax import conv
+from dftnet_jax import models
+
+FORMULATIONS = ("native", "s2d", "im2col")
+N_CRITIC = 5
+# Times per cycle each measure runs, per network. A D step: G forward (fake),
+# D forward on real, fake and interpolate, weight and input gradients of two
+# critic terms, and the penalty's double backward. A G step: G forward twice
+# (edit, cycle) and backward twice, D forward and input gradient on the fake.
+CYCLE_WEIGHTS = {
+    "G": {"fwd": N_CRITIC + 2, "igrad": 2, "wgrad": 2, "dbl": 0},
+    "D": {"fwd": 3 * N_CRITIC + 1, "igrad": 2 * N_CRITIC + 1, "wgrad": 2 * N_CRITIC, "dbl": N_CRITIC},
+}
+
+
+def layer_fn(layer: common.LayerCall, impl: str):
+  if layer.kind == "conv_transpose2x":
+    return lambda x, w: conv.conv_transpose2x(x, w, impl=impl)
+  return lambda x, w: conv.conv2d(x, w, stride=layer.stride, padding=layer.padding, impl=impl)
+
+
+def measures(layer: common.LayerCall, impl: str, with_dbl: bool):
+  """Jitted closures (x, w, g) → array for each measure of one layer."""
+  f = layer_fn(layer, impl)
+
+  def input_grad(x, w, g):
+    return jax.vjp(lambda x_: f(x_, w), x)[1](g)[0]
+
+  out = {
+      "fwd": jax.jit(lambda x, w, g: f(x, w)),
+      "igrad": jax.jit(input_grad),
+      "wgrad": jax.jit(lambda x, w, g: jax.vjp(lambda w_: f(x, w_), w)[1](g)[0]),
+  }
+  if with_dbl:
+    out["dbl"] = jax.jit(lambda x, w, g: jax.grad(
+        lambda w_: jnp.sum(input_grad(x, w_, g) ** 2))(w))
+  return out
+
+
+def distinct_layers(model: ml_collections.ConfigDict) -> list[tuple[str, common.LayerCall, int]]:
+  """(network, layer, occurrences) for a config's generator and critic."""
+  size = model.image_size
+  found = collections.Counter()
+  for net, module, inputs in (
+      ("G", models.create_generator(model), common.generator_inputs(1, size)),
+      ("D", models.create_discriminator(model),
+       (jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32),))):
+    for layer in common.conv_layers(module, *inputs):
+      found[(net, layer._replace(module=""))] += 1
+  return [(net, layer, count) for (net, layer), count in found.items()]
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--batch", type=int, default=16)
+  parser.add_argument("--configs", default="default,synthetic",
+                      help="modules under configs/: the paper model and the CPU demo")
+  parser.add_argument("--formulations", default=",".join(FORMULATIONS))
+  parser.add_argument("--repeats", type=int, default=3)
+  args = parser.parse_args()
+  common.emit(benchmark="peak", when="before", **common.peak_gflops())
+  for config_name in args.configs.split(","):
+    model = importlib.import_module(f"configs.{config_name}").get_config().model
+    size = model.image_size
+    totals = collections.defaultdict(float)
+    best_total = 0.0
+    for net, layer, count in distinct_layers(model):
+      key = jax.random.key(0)
+      x = jax.random.normal(key, (args.batch, *layer.in_shape))
+      w = 0.02 * jax.random.normal(
+          jax.random.fold_in(key, 1),
+          (layer.kernel_size, layer.kernel_size, layer.in_shape[2], layer.features))
+      g = jax.random.normal(jax.random.fold_in(key, 2), (args.batch, *layer.out_hw, layer.features))
+      costs = {}
+      for impl in args.formulations.split(","):
+        row = {}
+        for name, fn in measures(layer, impl, with_dbl=net == "D").items():
+          row[name] = common.time_fn(lambda fn=fn: fn(x, w, g), repeats=args.repeats)["min"]
+        costs[impl] = count * sum(CYCLE_WEIGHTS[net][m] * t for m, t in row.items())
+        totals[impl] += costs[impl]
+        common.emit(benchmark="conv_layer", config=config_name, size=size, net=net, kind=layer.kind,
+                    in_shape=list(layer.in_shape), features=layer.features,
+                    kernel=layer.kernel_size, stride=layer.stride, count=count, impl=impl,
+                    gflop_fwd=args.batch * layer.flops / 1e9, cycle_s=costs[impl], **row)
+      best_total += min(costs.values())
+    common.emit(benchmark="conv_cycle_estimate", config=config_name, size=size, batch=args.batch,
+                **{f"{impl}_s": t for impl, t in totals.items()}, best_per_layer_s=best_total)
+  common.emit(benchmark="peak", when="after", **common.peak_gflops())
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,62 @@
+"""Generator inference: latency per image, compile time, FLOPs, parameters.
+
+Usage: python benchmarks/inference.py [--size 128] [--batches 1,32]
+Prints one JSON line per (variant, batch), plus the machine's peak before and
+after (this machine is shared and noisy; compare within one run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import common  # pylint: disable=g-bad-import-order
+import jax
+import jax.numpy as jnp
+
+from dftnet_jax import models
+
+
+def bench_variant(variant: str, size: int, batch: int, conv_impl: str, repeats: int,
+                  peak: float) -> None:
+  generator = models.Generator(variant=variant, conv_impl=conv_impl)
+  image_spec, aus_spec = common.generator_inputs(batch, size)
+  params = jax.jit(generator.init)(jax.random.key(0), jnp.zeros(image_spec.shape),
+                                   jnp.zeros(aus_spec.shape))
+  image = jax.random.uniform(jax.random.key(1), image_spec.shape, minval=-1.0, maxval=1.0)
+  target = jax.random.uniform(jax.random.key(2), aus_spec.shape)
+  start = time.perf_counter()
+  forward = jax.jit(generator.apply).lower(params, image, target).compile()
+  compile_s = time.perf_counter() - start
+  stats = common.time_fn(lambda: forward(params, image, target), repeats=repeats)
+  flops = sum(layer.flops for layer in common.conv_layers(generator, *common.generator_inputs(1, size)))
+  common.emit(
+      benchmark="inference", variant=variant, size=size, batch=batch, conv_impl=conv_impl,
+      params=sum(p.size for p in jax.tree.leaves(params)),
+      compile_s=compile_s,
+      ms_per_image_median=1e3 * stats["median"] / batch,
+      ms_per_image_min=1e3 * stats["min"] / batch,
+      ms_per_image_max=1e3 * stats["max"] / batch,
+      gflop_per_image=flops / 1e9,
+      gflops_achieved=flops * batch / stats["min"] / 1e9,
+      fraction_of_matmul_peak=flops * batch / stats["min"] / 1e9 / peak)
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--size", type=int, default=128)
+  parser.add_argument("--batches", default="1,32")
+  parser.add_argument("--variants", default=",".join(models.VARIANTS))
+  parser.add_argument("--conv_impl", default="auto")
+  parser.add_argument("--repeats", type=int, default=5)
+  args = parser.parse_args()
+  peak = common.peak_gflops()
+  common.emit(benchmark="peak", when="before", **peak)
+  for variant in args.variants.split(","):
+    for batch in map(int, args.batches.split(",")):
+      bench_variant(variant, args.size, batch, args.conv_impl, args.repeats, peak["matmul_gflops"])
+  common.emit(benchmark="peak", when="after", **common.peak_gflops())
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,238 @@
+"""Convolution layers with interchangeable, exactly equivalent formulations.
+
+XLA:CPU differentiates some convolutions 10-50x slower than their FLOPs
+warrant (strided-conv input gradients, transposed-conv weight gradients and
+the gradient penalty's double backward; DESIGN §7). The same functions written
+as space-to-depth + stride-1 convolutions, or as im2col + one matmul, avoid
+those slow paths. Every formulation here computes the same function of the
+same parameters, so checkpoints move freely between formulations and backends:
+
+  native    `lax.conv_general_dilated` as is (what cuDNN and TPUs want).
+  s2d       strided convs as space-to-depth + a stride-1 conv; transposed
+            convs as sub-pixel: one stride-1 conv to the four output phases,
+            then depth-to-space.
+  im2col    like s2d, but every stride-1 conv is one matmul over patches.
+
+Canonical parameter layouts (independent of the formulation):
+  Conv           kernel [k, k, C_in, C_out] (HWIO, cross-correlation).
+  ConvTranspose  kernel [4, 4, C_in, C_out]: output pixel o receives
+                 x[i] * kernel[o + 1 - 2i], i.e. PyTorch's
+                 `ConvTranspose2d(4, stride=2, padding=1)` with its weight
+                 transposed from [C_in, C_out, kh, kw] to [kh, kw, C_in, C_out].
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import flax.linen as nn
+import jax
+from jax import lax
+import jax.numpy as jnp
+
+Impl = Literal["auto", "native", "s2d", "im2col"]
+IMPLS: tuple[str, ...] = ("auto", "native", "s2d", "im2col")
+# GANimation initialises every convolution from N(0, 0.02).
+default_kernel_init = nn.initializers.normal(stddev=0.02)
+
+_DIMS = ("NHWC", "HWIO", "NHWC")
+
+
+def space_to_depth(x: jax.Array, block: int) -> jax.Array:
+  """[B, H, W, C] → [B, H/b, W/b, b·b·C], channel order (row, col, c)."""
+  b, h, w, c = x.shape
+  x = x.reshape(b, h // block, block, w // block, block, c)
+  return x.transpose(0, 1, 3, 2, 4, 5).reshape(b, h // block, w // block, block * block * c)
+
+
+def depth_to_space(x: jax.Array, block: int) -> jax.Array:
+  """Inverse of `space_to_depth`."""
+  b, h, w, c = x.shape
+  c_out = c // (block * block)
+  x = x.reshape(b, h, w, block, block, c_out)
+  return x.transpose(0, 1, 3, 2, 4, 5).reshape(b, h * block, w * block, c_out)
+
+
+def _s2d_kernel(kernel: jax.Array, block: int) -> jax.Array:
+  """Kernel of a stride-b conv → kernel of the equivalent conv after s2d(b).
+
+  [k, k, C, O] → [k', k', b·b·C, O] with k' = ceil(k / b): tap (b·p + r) of
+  the strided conv becomes tap p of sub-pixel r (zero where k is not a
+  multiple of b).
+  """
+  k, _, c, o = kernel.shape
+  kp = -(-k // block)
+  kernel = jnp.pad(kernel, ((0, kp * block - k), (0, kp * block - k), (0, 0), (0, 0)))
+  kernel = kernel.reshape(kp, block, kp, block, c, o).transpose(0, 2, 1, 3, 4, 5)
+  return kernel.reshape(kp, kp, block * block * c, o)
+
+
+def _im2col_valid(x: jax.Array, kernel: jax.Array) -> jax.Array:
+  """Stride-1 VALID conv as one matmul over the concatenated shifted slices."""
+  kh, kw, c, o = kernel.shape
+  ho, wo = x.shape[1] - kh + 1, x.shape[2] - kw + 1
+  if (kh, kw) == (1, 1):
+    patches = x
+  elif (ho, wo) == (1, 1):
+    patches = x[:, :kh, :kw, :].reshape(x.shape[0], 1, 1, kh * kw * c)
+  else:
+    patches = jnp.concatenate(
+        [x[:, i:i + ho, j:j + wo, :] for i in range(kh) for j in range(kw)], axis=-1)
+  return jnp.dot(patches, kernel.reshape(kh * kw * c, o))
+
+
+def _valid_stride1(x: jax.Array, kernel: jax.Array, impl: str) -> jax.Array:
+  if impl == "im2col":
+    return _im2col_valid(x, kernel)
+  return lax.conv_general_dilated(x, kernel, (1, 1), "VALID", dimension_numbers=_DIMS)
+
+
+def _pad(x: jax.Array, lo: int, hi: int) -> jax.Array:
+  return jnp.pad(x, ((0, 0), (lo, hi), (lo, hi), (0, 0))) if lo or hi else x
+
+
+def conv2d(x: jax.Array, kernel: jax.Array, *, stride: int = 1, padding: int = 0,
+           impl: str = "native") -> jax.Array:
+  """Zero-padded cross-correlation, [B, H, W, C] * [k, k, C, O] → NHWC.
+
+  Args:
+    x: [B, H, W, C] input.
+    kernel: [k, k, C, O] weights.
+    stride: spatial stride (the same along H and W).
+    padding: zeros added on every side.
+    impl: 'native', 's2d' or 'im2col' (module doc); 'auto' is resolved by
+      the layer, not here.
+
+  Returns:
+    [B, (H + 2p - k) // s + 1, (W + 2p - k) // s + 1, O].
+  """
+  if impl == "native":
+    return lax.conv_general_dilated(
+        x, kernel, (stride, stride), [(padding, padding)] * 2, dimension_numbers=_DIMS)
+  if impl not in ("s2d", "im2col"):
+    raise ValueError(f"unknown convolution impl {impl!r}; expected one of {IMPLS[1:]}")
+  k = kernel.shape[0]
+  x = _pad(x, padding, padding)
+  if stride == 1:
+    return _valid_stride1(x, kernel, impl)
+  # Crop to what the strided conv reads, then pad to a multiple of the stride
+  # so space-to-depth tiles it exactly.
+  out = [(n - k) // stride + 1 for n in x.shape[1:3]]
+  span = [(-(-k // stride) + m - 1) * stride for m in out]
+  x = x[:, :min(span[0], x.shape[1]), :min(span[1], x.shape[2]), :]
+  x = jnp.pad(x, ((0, 0), (0, span[0] - x.shape[1]), (0, span[1] - x.shape[2]), (0, 0)))
+  return _valid_stride1(space_to_depth(x, stride), _s2d_kernel(kernel, stride), impl)
+
+
+def _subpixel_kernel(kernel: jax.Array) -> jax.Array:
+  """[4, 4, C, O] transposed-conv kernel → [3, 3, C, 4·O] phase kernel.
+
+  Output row 2m + r reads input rows m - 1 + r + t (t = 0, 1) with kernel
+  tap 3 - r - 2t; on the 1-padded input that is window row r + t. The four
+  phases (r, c) share one 3×3 window and fill disjoint 2×2 corners of it.
+  """
+  c, o = kernel.shape[2:]
+  phases = []
+  for r in range(2):
+    for s in range(2):
+      taps = kernel[jnp.array([3 - r, 1 - r])][:, jnp.array([3 - s, 1 - s])]
+      phases.append(jnp.pad(taps, ((r, 1 - r), (s, 1 - s), (0, 0), (0, 0))))
+  # Channel order (r, s, o) matches depth_to_space's (row, col, c).
+  return jnp.stack(phases, axis=3).reshape(3, 3, c, 4 * o)
+
+
+def conv_transpose2x(x: jax.Array, kernel: jax.Array, *, impl: str = "native") -> jax.Array:
+  """×2 upsampling by a 4×4 stride-2 padding-1 transposed convolution.
+
+  Args:
+    x: [B, H, W, C] input.
+    kernel: [4, 4, C, O] weights in the canonical layout (module doc).
+    impl: 'native' (dilated conv), 's2d' (sub-pixel) or 'im2col' (sub-pixel
+      with the stride-1 conv as a matmul).
+
+  Returns:
+    [B, 2H, 2W, O].
+  """
+  if kernel.shape[:2] != (4, 4):
+    raise ValueError(f"conv_transpose2x needs a [4, 4, C, O] kernel, got {kernel.shape}")
+  if impl == "native":
+    return lax.conv_general_dilated(
+        x, kernel[::-1, ::-1], (1, 1), [(2, 2), (2, 2)], lhs_dilation=(2, 2),
+        dimension_numbers=_DIMS)
+  if impl not in ("s2d", "im2col"):
+    raise ValueError(f"unknown convolution impl {impl!r}; expected one of {IMPLS[1:]}")
+  y = _valid_stride1(_pad(x, 1, 1), _subpixel_kernel(kernel), impl)
+  return depth_to_space(y, 2)
+
+
+def resolve_impl(impl: str, *, transposed: bool = False, twice_differentiated: bool = False
+                 ) -> str:
+  """Turns 'auto' into the formulation this backend runs fastest.
+
+  Accelerators keep native convolutions (cuDNN and TPUs have no slow
+  gradient paths to dodge). On CPU, `benchmarks/conv_layers.py` shows
+  (DESIGN §7, README "Convolutions on CPU"): native wins for the generator's
+  convolutions, whose only gradients are first order; the sub-pixel form wins
+  for transposed convs (the native weight gradient is ~10x slower); im2col
+  wins by 10-30x for the critic, whose gradient penalty differentiates it
+  twice.
+
+  Args:
+    impl: 'auto' or a formulation name (returned unchanged).
+    transposed: the layer is a ×2 transposed conv.
+    twice_differentiated: the layer sits under a nested grad (the critic).
+  """
+  if impl not in IMPLS:
+    raise ValueError(f"unknown convolution impl {impl!r}; expected one of {IMPLS}")
+  if impl != "auto":
+    return impl
+  if jax.default_backend() != "cpu":
+    return "native"
+  if twice_differentiated:
+    return "im2col"
+  return "s2d" if transposed else "native"
+
+
+class Conv(nn.Module):
+  """Zero-padded square convolution with a selectable formulation.
+
+  Attributes:
+    features: output channels.
+    kernel_size: square kernel side.
+    stride: spatial stride.
+    padding: zeros added on every side.
+    use_bias: add a learned per-channel bias.
+    impl: 'auto', 'native', 's2d' or 'im2col' (module doc).
+  """
+  features: int
+  kernel_size: int
+  stride: int = 1
+  padding: int = 0
+  use_bias: bool = False
+  impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param("kernel", default_kernel_init,
+                        (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
+    y = conv2d(x, kernel, stride=self.stride, padding=self.padding,
+               impl=resolve_impl(self.impl))
+    if self.use_bias:
+      y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+    return y
+
+
+class ConvTranspose2x(nn.Module):
+  """×2 upsampling: 4×4 stride-2 padding-1 transposed convolution, no bias.
+
+  Attributes:
+    features: output channels.
+    impl: 'auto', 'native', 's2d' or 'im2col' (module doc).
+  """
+  features: int
+  impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    kernel = self.param("kernel", default_kernel_init, (4, 4, x.shape[-1], self.features))
+    return conv_transpose2x(x, kernel, impl=resolve_impl(self.impl, transposed=True))

@@ -1,0 +1,117 @@
+"""The DFT-Net objective (paper §2.3), one small pure function per term.
+
+Images are [B, H, W, 3] in [-1, 1]; critic maps [B, h, w]; AUs [B, 17].
+Weights and the documented choices live in the config (`config.loss`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import jax
+import jax.numpy as jnp
+
+
+def critic_score(critic_map: jax.Array) -> jax.Array:
+  """A scalar realness per example: the mean of the patch map, [B]."""
+  return jnp.mean(critic_map, axis=(1, 2))
+
+
+def critic_wgan(real_map: jax.Array, fake_map: jax.Array) -> jax.Array:
+  """The critic's WGAN loss: it maximises D(real) − D(fake), so minimises this."""
+  return jnp.mean(fake_map) - jnp.mean(real_map)
+
+
+def generator_wgan(fake_map: jax.Array) -> jax.Array:
+  """The generator's WGAN loss: raise the critic's score of its fakes."""
+  return -jnp.mean(fake_map)
+
+
+def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array,
+                     fake: jax.Array, key: jax.Array, *, reduction: str = "sum",
+                     eps: float = 1e-12) -> jax.Array:
+  """WGAN-GP: mean over examples of (‖∇ₓ D(x̃)‖₂ − 1)² on random interpolates.
+
+  The inner gradient is a nested `jax.grad`, so the outer gradient of this
+  penalty w.r.t. the critic's parameters is a double backward.
+
+  Args:
+    critic: image [B, H, W, 3] → critic map [B, h, w]; examples must not
+      interact (no batch statistics), so one grad of the summed scores gives
+      every example's own gradient.
+    real: real images.
+    fake: generated images (treated as constants).
+    key: PRNG key for the interpolation weights.
+    reduction: how a critic map becomes the differentiated score: 'sum' of
+      the patch scores (GANimation) or their 'mean' (the score the WGAN terms
+      use).
+    eps: inside the square root, so the norm has a gradient at 0.
+
+  Returns:
+    The scalar penalty (not yet multiplied by its weight).
+  """
+  if reduction not in ("sum", "mean"):
+    raise ValueError(f"gradient penalty reduction must be 'sum' or 'mean', got {reduction!r}")
+  alpha = jax.random.uniform(key, (real.shape[0], 1, 1, 1), real.dtype)
+  interpolates = alpha * real + (1.0 - alpha) * jax.lax.stop_gradient(fake)
+  reduce = jnp.sum if reduction == "sum" else jnp.mean
+
+  def total_score(x: jax.Array) -> jax.Array:
+    return jnp.sum(jax.vmap(reduce)(critic(x)))
+
+  grads = jax.grad(total_score)(interpolates)
+  norms = jnp.sqrt(eps + jnp.sum(grads ** 2, axis=(1, 2, 3)))
+  return jnp.mean((norms - 1.0) ** 2)
+
+
+def au_regression(predicted: jax.Array, target: jax.Array, *, batch_divisor: float = 1.0
+                  ) -> jax.Array:
+  """MSE between predicted and target AUs, divided by `batch_divisor`.
+
+  GANimation divides the mean squared error by the batch size once more
+  ("batch size is part of the lambda"), which the paper's weight of 4000
+  assumes; `config.loss.au_mse` chooses.
+  """
+  return jnp.mean((predicted - target) ** 2) / batch_divisor
+
+
+def cycle_l1(source: jax.Array, reconstruction: jax.Array) -> jax.Array:
+  """Identity preservation: mean |Xs − G(G(Xs, yt), ys)| (paper eq. 8)."""
+  return jnp.mean(jnp.abs(source - reconstruction))
+
+
+def _differences(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+  return x[:, 1:, :, :] - x[:, :-1, :, :], x[:, :, 1:, :] - x[:, :, :-1, :]
+
+
+def flow_tv(flow: jax.Array, *, reduction: str = "sum") -> jax.Array:
+  """Squared total variation of the flow [B, H, W, 2] (paper eq. 9).
+
+  'sum' adds over pixels and channels and averages over the batch, as the
+  equation reads; 'mean' averages over everything (resolution-independent).
+  """
+  dy, dx = _differences(flow)
+  if reduction == "sum":
+    return (jnp.sum(dy ** 2) + jnp.sum(dx ** 2)) / flow.shape[0]
+  if reduction == "mean":
+    return jnp.mean(dy ** 2) + jnp.mean(dx ** 2)
+  raise ValueError(f"flow TV reduction must be 'sum' or 'mean', got {reduction!r}")
+
+
+def attention_dftnet(attention: jax.Array) -> jax.Array:
+  """−mean(A) (paper eq. 10): rewards using the warped source, so the flow
+  path cannot collapse to Φ = 0 with the texture doing all the work."""
+  return -jnp.mean(attention)
+
+
+def attention_ganimation(attention: jax.Array, *, mean_weight: float,
+                         smooth_weight: float) -> jax.Array:
+  """GANimation's mask terms: mean_weight·mean(A) + smooth_weight·Σ|∇A|.
+
+  In GANimation A = 1 keeps the source unchanged; penalising mean(A) stops the
+  mask saturating to the do-nothing solution, the summed L1 total variation
+  keeps it smooth.
+  """
+  dy, dx = _differences(attention)
+  tv = jnp.sum(jnp.abs(dy)) + jnp.sum(jnp.abs(dx))
+  return mean_weight * jnp.mean(attention) + smooth_weight * tv

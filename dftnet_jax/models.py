@@ -1,0 +1,232 @@
+"""DFT-Net, GANimation and warp-only generators, and the WGAN critic.
+
+Architecture (DESIGN §2, paper Fig. 2): a GANimation trunk encodes the source
+image concatenated with the target AUs (one constant channel per AU); a flow
+decoder predicts the appearance flow Φ and the attention A; a texture decoder
+with U-Net skips predicts the texture B; the output is
+(1 − A)·B + A·warp(X, Φ). Every variant returns the same `GeneratorOutput`, so
+losses, summaries and `edit` treat them alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import NamedTuple, Optional
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from dftnet_jax import aus as aus_lib
+from dftnet_jax import warp as warp_lib
+from dftnet_jax.conv import Conv, ConvTranspose2x, resolve_impl
+
+VARIANTS: tuple[str, ...] = ("dftnet", "ganimation", "warp_only")
+
+
+class GeneratorOutput(NamedTuple):
+  """What a generator produces; images are [B, H, W, 3] in [-1, 1].
+
+  Attributes:
+    image: the edited face X̂ = (1 − A)·B + A·Xa.
+    aligned: Xa, the source warped by the flow (the source itself in
+      GANimation, which has no flow).
+    texture: B, the synthesised texture (GANimation's colour mask C); None in
+      the warp-only ablation.
+    attention: A in [0, 1], [B, H, W, 1]; 1 keeps the aligned source. None in
+      the warp-only ablation.
+    flow: Φ, [B, H, W, 2] normalised (x, y) offsets; None in GANimation.
+  """
+  image: jax.Array
+  aligned: jax.Array
+  texture: Optional[jax.Array]
+  attention: Optional[jax.Array]
+  flow: Optional[jax.Array]
+
+
+def _norm_relu(x: jax.Array) -> jax.Array:
+  return nn.relu(nn.InstanceNorm(epsilon=1e-5)(x))
+
+
+class ResidualBlock(nn.Module):
+  """conv3×3-IN-ReLU-conv3×3-IN plus the identity (GANimation)."""
+  features: int
+  conv_impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    y = _norm_relu(Conv(self.features, 3, padding=1, impl=self.conv_impl)(x))
+    y = nn.InstanceNorm(epsilon=1e-5)(Conv(self.features, 3, padding=1, impl=self.conv_impl)(y))
+    return x + y
+
+
+class Encoder(nn.Module):
+  """GANimation's trunk: 7×7 conv, two stride-2 convs, residual blocks.
+
+  Returns the latent code [B, H/4, W/4, 4·width] and the skip features at
+  full and half resolution ([B, H, W, width], [B, H/2, W/2, 2·width]).
+  """
+  width: int = 64
+  num_res_blocks: int = 6
+  conv_impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, image: jax.Array, target_aus: jax.Array
+               ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
+    b, h, w, _ = image.shape
+    au_maps = jnp.broadcast_to(target_aus[:, None, None, :].astype(image.dtype),
+                               (b, h, w, target_aus.shape[-1]))
+    x = jnp.concatenate([image, au_maps], axis=-1)
+    full = _norm_relu(Conv(self.width, 7, padding=3, impl=self.conv_impl)(x))
+    half = _norm_relu(Conv(2 * self.width, 4, stride=2, padding=1, impl=self.conv_impl)(full))
+    x = _norm_relu(Conv(4 * self.width, 4, stride=2, padding=1, impl=self.conv_impl)(half))
+    for _ in range(self.num_res_blocks):
+      x = ResidualBlock(4 * self.width, self.conv_impl)(x)
+    return x, (full, half)
+
+
+class Head(NamedTuple):
+  """One output of a decoder: its channel count and squashing function."""
+  channels: int
+  activation: Callable[[jax.Array], jax.Array]
+
+
+class Decoder(nn.Module):
+  """Two ×2 upsamplings (4×4 transposed conv-IN-ReLU), then one 7×7 conv.
+
+  With `skips`, each upsampled map is concatenated with the encoder feature of
+  the same resolution and fused by a 3×3 conv-IN-ReLU (the paper's skip
+  connections for the texture decoder). The 7×7 conv emits every head's
+  channels at once; they are split and squashed per head.
+  """
+  width: int = 64
+  heads: Sequence[Head] = ()
+  skips: bool = False
+  conv_impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, latent: jax.Array,
+               skip_features: tuple[jax.Array, jax.Array]) -> list[jax.Array]:
+    x = latent
+    for features, skip in zip((2 * self.width, self.width), reversed(skip_features)):
+      x = _norm_relu(ConvTranspose2x(features, impl=self.conv_impl)(x))
+      if self.skips:
+        x = jnp.concatenate([x, skip], axis=-1)
+        x = _norm_relu(Conv(features, 3, padding=1, impl=self.conv_impl)(x))
+    y = Conv(sum(h.channels for h in self.heads), 7, padding=3, impl=self.conv_impl)(x)
+    bounds = [sum(h.channels for h in self.heads[:k]) for k in range(1, len(self.heads))]
+    return [h.activation(part) for h, part in zip(self.heads, jnp.split(y, bounds, axis=-1))]
+
+
+_FLOW = Head(2, jnp.tanh)
+_ATTENTION = Head(1, nn.sigmoid)
+_COLOUR = Head(3, jnp.tanh)
+
+
+class Generator(nn.Module):
+  """AU-conditioned generator; `variant` picks DFT-Net or an ablation.
+
+  Attributes:
+    variant: 'dftnet' (flow + attention decoder and texture decoder),
+      'ganimation' (one decoder: colour C and attention A, output
+      A·X + (1 − A)·C), or 'warp_only' (flow decoder only, output warp(X, Φ)).
+    width: channels after the first conv; doubles at each downsampling.
+    num_res_blocks: residual blocks at the bottleneck.
+    conv_impl: convolution formulation (see `dftnet_jax.conv`).
+  """
+  variant: str = "dftnet"
+  width: int = 64
+  num_res_blocks: int = 6
+  conv_impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, image: jax.Array, target_aus: jax.Array) -> GeneratorOutput:
+    """Edits `image` [B, H, W, 3] in [-1, 1] towards `target_aus` [B, 17]."""
+    if self.variant not in VARIANTS:
+      raise ValueError(f"unknown generator variant {self.variant!r}; expected one of {VARIANTS}")
+    _check_generator_inputs(image, target_aus)
+    latent, skips = Encoder(self.width, self.num_res_blocks, self.conv_impl, name="encoder")(
+        image, target_aus)
+    if self.variant == "ganimation":
+      colour, attention = Decoder(self.width, (_COLOUR, _ATTENTION), conv_impl=self.conv_impl,
+                                  name="decoder")(latent, skips)
+      return GeneratorOutput(compose(image, colour, attention), image, colour, attention, None)
+    if self.variant == "warp_only":
+      (flow,) = Decoder(self.width, (_FLOW,), conv_impl=self.conv_impl,
+                        name="flow_decoder")(latent, skips)
+      aligned = warp_lib.warp(image, flow)
+      return GeneratorOutput(aligned, aligned, None, None, flow)
+    flow, attention = Decoder(self.width, (_FLOW, _ATTENTION), conv_impl=self.conv_impl,
+                              name="flow_decoder")(latent, skips)
+    (texture,) = Decoder(self.width, (_COLOUR,), skips=True, conv_impl=self.conv_impl,
+                         name="texture_decoder")(latent, skips)
+    aligned = warp_lib.warp(image, flow)
+    return GeneratorOutput(compose(aligned, texture, attention), aligned, texture, attention, flow)
+
+
+def _check_generator_inputs(image: jax.Array, target_aus: jax.Array) -> None:
+  """Shape errors here, not as a broadcasting failure deep in the network."""
+  if image.ndim != 4 or image.shape[-1] != 3:
+    raise ValueError(f"generator images must be [B, H, W, 3], got shape {image.shape}")
+  if image.shape[1] % 4 or image.shape[2] % 4:
+    raise ValueError(
+        f"generator image sides must be multiples of 4 (two ×2 downsamplings),"
+        f" got {image.shape[1]}×{image.shape[2]}")
+  if target_aus.shape != (image.shape[0], aus_lib.NUM_AUS):
+    raise ValueError(
+        f"target AUs must be [B, {aus_lib.NUM_AUS}] = [{image.shape[0]}, {aus_lib.NUM_AUS}]"
+        f" for {image.shape[0]} images, got shape {target_aus.shape}")
+
+
+def compose(aligned: jax.Array, texture: jax.Array, attention: jax.Array) -> jax.Array:
+  """X̂ = (1 − A)·B + A·Xa (paper eq. 5): A = 1 keeps the aligned source."""
+  return (1.0 - attention) * texture + attention * aligned
+
+
+class Discriminator(nn.Module):
+  """GANimation's critic: stride-2 4×4 convs with LeakyReLU(0.01), two heads.
+
+  Attributes:
+    width: channels of the first conv; doubles at each layer.
+    num_layers: stride-2 convs; the critic map is H/2^n × W/2^n.
+    conv_impl: convolution formulation (see `dftnet_jax.conv`).
+  """
+  width: int = 64
+  num_layers: int = 6
+  conv_impl: str = "auto"
+
+  @nn.compact
+  def __call__(self, image: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Scores `image` [B, H, W, 3].
+
+    Returns:
+      critic map [B, H/2^n, W/2^n] (higher = more real) and AUs [B, 17].
+    """
+    size = image.shape[1]
+    if size % 2 ** self.num_layers or image.shape[2] != size:
+      raise ValueError(
+          f"the discriminator needs square images whose side is a multiple of"
+          f" 2^num_layers = {2 ** self.num_layers}, got {image.shape[1:3]}")
+    # The gradient penalty differentiates the critic twice; 'auto' picks the
+    # formulation that is fast for that.
+    impl = resolve_impl(self.conv_impl, twice_differentiated=True)
+    x = image
+    for k in range(self.num_layers):
+      x = nn.leaky_relu(Conv(self.width * 2 ** k, 4, stride=2, padding=1, use_bias=True,
+                             impl=impl)(x), 0.01)
+    critic = Conv(1, 3, padding=1, impl=impl, name="critic_head")(x)
+    au = Conv(aus_lib.NUM_AUS, size // 2 ** self.num_layers, impl=impl, name="au_head")(x)
+    return critic[..., 0], au.reshape(image.shape[0], aus_lib.NUM_AUS)
+
+
+def create_generator(config: ml_collections.ConfigDict) -> Generator:
+  """The generator described by a model config (see configs/default.py)."""
+  return Generator(variant=config.variant, width=config.g_width,
+                   num_res_blocks=config.g_res_blocks, conv_impl=config.conv_impl)
+
+
+def create_discriminator(config: ml_collections.ConfigDict) -> Discriminator:
+  """The critic described by a model config (see configs/default.py)."""
+  return Discriminator(width=config.d_width, num_layers=config.d_layers,
+                       conv_impl=config.conv_impl)

@@ -1,0 +1,349 @@
+"""Tests for dftnet_jax.conv: every reformulation equals the plain convolution.
+
+References are independent of the code under test: `lax.conv_general_dilated`
+with explicit padding and `lax.conv_transpose`, checked in turn against numpy
+loops written from the definitions. Equality is asserted for values, for
+both first-order gradients and for the WGAN-GP double backward.
+"""
+
+import functools
+
+import flax.linen as nn
+import jax
+from jax import lax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from dftnet_jax import conv
+
+DIMS = ("NHWC", "HWIO", "NHWC")
+IMPLS = ("s2d", "im2col")
+
+# Every convolution the networks use: (id, kernel, stride, padding, batch,
+# spatial size, C_in, C_out). Channel counts are odd where the network's are
+# (3 image channels, 17 AUs); sizes include non-powers of two.
+CONV_CASES = [
+    ("stem7x7", 7, 1, 3, 2, 6, 5, 4),
+    ("down4x4_9", 4, 2, 1, 2, 9, 3, 5),
+    ("down4x4_8_b1", 4, 2, 1, 1, 8, 17, 4),
+    ("down4x4_2", 4, 2, 1, 2, 2, 5, 3),
+    ("res3x3", 3, 1, 1, 1, 5, 17, 5),
+    ("critic_head3x3", 3, 1, 1, 2, 3, 5, 1),
+    ("au_head2x2", 2, 1, 0, 2, 2, 5, 17),
+    ("au_head3x3_b1", 3, 1, 0, 1, 3, 3, 17),
+]
+# conv_transpose2x inputs: (id, batch, H, W, C_in, C_out).
+UP_CASES = [
+    ("up_3x5", 2, 3, 5, 7, 3),
+    ("up_4x4_b1", 1, 4, 4, 5, 17),
+    ("up_1x1", 2, 1, 1, 3, 5),
+]
+
+
+def _normal(shape, seed):
+  return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+def _assert_close(actual, expected, rtol=1e-5):
+  """Equal up to rtol relative to the reference's largest magnitude."""
+  actual, expected = np.asarray(actual), np.asarray(expected)
+  assert actual.shape == expected.shape
+  scale = max(float(np.abs(expected).max()), 1e-30)
+  np.testing.assert_allclose(actual, expected, rtol=0, atol=rtol * scale)
+
+
+def _reference_conv(x, kernel, stride, padding):
+  return lax.conv_general_dilated(x, kernel, (stride, stride), [(padding, padding)] * 2,
+                                  dimension_numbers=DIMS)
+
+
+def _reference_conv_transpose(x, kernel):
+  """lax.conv_transpose with the kernel's I/O swapped: the adjoint of a 4×4/2/1 conv."""
+  return lax.conv_transpose(x, jnp.swapaxes(kernel, 2, 3), (2, 2), [(2, 2), (2, 2)],
+                            dimension_numbers=DIMS, transpose_kernel=True)
+
+
+def _numpy_conv(x, kernel, stride, padding):
+  """Cross-correlation straight from its definition, in float64."""
+  x = np.pad(np.asarray(x, np.float64), ((0, 0), (padding,) * 2, (padding,) * 2, (0, 0)))
+  kernel = np.asarray(kernel, np.float64)
+  k = kernel.shape[0]
+  out_h = (x.shape[1] - k) // stride + 1
+  out_w = (x.shape[2] - k) // stride + 1
+  out = np.zeros((x.shape[0], out_h, out_w, kernel.shape[3]))
+  for i in range(out_h):
+    for j in range(out_w):
+      for u in range(k):
+        for v in range(k):
+          out[:, i, j] += x[:, i * stride + u, j * stride + v] @ kernel[u, v]
+  return out
+
+
+def _numpy_conv_transpose(x, kernel):
+  """conv.py's definition: output pixel o receives x[i]·kernel[o + 1 - 2i]."""
+  x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
+  batch, height, width, _ = x.shape
+  out = np.zeros((batch, 2 * height, 2 * width, kernel.shape[3]))
+  for oy in range(2 * height):
+    for ox in range(2 * width):
+      for iy in range(height):
+        for ix in range(width):
+          ty, tx = oy + 1 - 2 * iy, ox + 1 - 2 * ix
+          if 0 <= ty < 4 and 0 <= tx < 4:
+            out[:, oy, ox] += x[:, iy, ix] @ kernel[ty, tx]
+  return out
+
+
+def _conv_inputs(case):
+  _, k, stride, padding, batch, size, c_in, c_out = case
+  x = _normal((batch, size, size, c_in), 0)
+  kernel = _normal((k, k, c_in, c_out), 1) / np.sqrt(k * k * c_in)
+  return x, kernel, stride, padding
+
+
+def _up_inputs(case):
+  _, batch, height, width, c_in, c_out = case
+  return _normal((batch, height, width, c_in), 2), _normal((4, 4, c_in, c_out), 3) / 4.0
+
+
+def _everything(f, x, kernel, cotangent, penalty_weights):
+  """Value, (input, weight) gradients and the double backward of f, in one jit.
+
+  The double backward is d/dw ‖∇ₓ⟨f(x, w), r⟩‖², the gradient penalty's pattern.
+  """
+  def penalty(w):
+    grad_x = jax.grad(lambda a: jnp.sum(f(a, w) * penalty_weights))(x)
+    return jnp.sum(grad_x ** 2)
+  out, vjp = jax.vjp(f, x, kernel)
+  return out, vjp(cotangent), jax.grad(penalty)(kernel)
+
+
+@functools.cache
+def _conv_results(case, impl):
+  """_everything for conv2d under `impl` ('reference': lax.conv_general_dilated)."""
+  x, kernel, stride, padding = _conv_inputs(case)
+  if impl == "reference":
+    f = lambda a, w: _reference_conv(a, w, stride, padding)
+  else:
+    f = lambda a, w: conv.conv2d(a, w, stride=stride, padding=padding, impl=impl)
+  out_shape = jax.eval_shape(f, x, kernel).shape
+  return jax.jit(functools.partial(_everything, f))(
+      x, kernel, _normal(out_shape, 4), _normal(out_shape, 5))
+
+
+@functools.cache
+def _up_results(case, impl):
+  """_everything for conv_transpose2x under `impl` ('reference': lax.conv_transpose)."""
+  x, kernel = _up_inputs(case)
+  if impl == "reference":
+    f = _reference_conv_transpose
+  else:
+    f = lambda a, w: conv.conv_transpose2x(a, w, impl=impl)
+  out_shape = (x.shape[0], 2 * x.shape[1], 2 * x.shape[2], kernel.shape[3])
+  return jax.jit(functools.partial(_everything, f))(
+      x, kernel, _normal(out_shape, 6), _normal(out_shape, 7))
+
+
+def test_reference_conv_matches_numpy_loop():
+  """The lax reference itself agrees with the definition (down and 7×7 cases)."""
+  for case in (CONV_CASES[0], CONV_CASES[2]):
+    x, kernel, stride, padding = _conv_inputs(case)
+    _assert_close(_reference_conv(x, kernel, stride, padding),
+                  _numpy_conv(x, kernel, stride, padding))
+
+
+def test_reference_conv_transpose_matches_numpy_loop():
+  """The lax.conv_transpose mapping agrees with conv.py's definition."""
+  for case in UP_CASES:
+    x, kernel = _up_inputs(case)
+    _assert_close(_reference_conv_transpose(x, kernel), _numpy_conv_transpose(x, kernel))
+
+
+@pytest.mark.parametrize("impl", ("native",) + IMPLS)
+@pytest.mark.parametrize("case", [CONV_CASES[2], CONV_CASES[5], CONV_CASES[7]], ids=lambda c: c[0])
+def test_conv2d_matches_numpy_loop(case, impl):
+  """Small cases against the float64 loop, for every formulation incl. native."""
+  x, kernel, stride, padding = _conv_inputs(case)
+  _assert_close(conv.conv2d(x, kernel, stride=stride, padding=padding, impl=impl),
+                _numpy_conv(x, kernel, stride, padding))
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: c[0])
+def test_conv2d_values(case, impl):
+  """Forward values equal lax.conv_general_dilated, shape included."""
+  _assert_close(_conv_results(case, impl)[0], _conv_results(case, "reference")[0])
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: c[0])
+def test_conv2d_gradients(case, impl):
+  """Input and weight gradients (vjp of a random cotangent) equal the reference's."""
+  got, want = _conv_results(case, impl)[1], _conv_results(case, "reference")[1]
+  _assert_close(got[0], want[0])
+  _assert_close(got[1], want[1])
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: c[0])
+def test_conv2d_double_backward(case, impl):
+  """The gradient-penalty double backward equals the reference's."""
+  _assert_close(_conv_results(case, impl)[2], _conv_results(case, "reference")[2])
+
+
+@pytest.mark.parametrize("impl", ("native",) + IMPLS)
+@pytest.mark.parametrize("case", UP_CASES, ids=lambda c: c[0])
+def test_conv_transpose_values(case, impl):
+  """×2 upsampling equals the definition's loop and lax.conv_transpose."""
+  x, kernel = _up_inputs(case)
+  out = _up_results(case, impl)[0]
+  _assert_close(out, _numpy_conv_transpose(x, kernel))
+  _assert_close(out, _up_results(case, "reference")[0])
+
+
+@pytest.mark.parametrize("impl", ("native",) + IMPLS)
+@pytest.mark.parametrize("case", UP_CASES, ids=lambda c: c[0])
+def test_conv_transpose_gradients(case, impl):
+  """Input and weight gradients equal lax.conv_transpose's."""
+  got, want = _up_results(case, impl)[1], _up_results(case, "reference")[1]
+  _assert_close(got[0], want[0])
+  _assert_close(got[1], want[1])
+
+
+@pytest.mark.parametrize("impl", ("native",) + IMPLS)
+@pytest.mark.parametrize("case", UP_CASES, ids=lambda c: c[0])
+def test_conv_transpose_double_backward(case, impl):
+  """The double backward of the transposed conv equals lax.conv_transpose's."""
+  _assert_close(_up_results(case, impl)[2], _up_results(case, "reference")[2])
+
+
+def _numpy_space_to_depth(x, block):
+  batch, height, width, channels = x.shape
+  out = np.zeros((batch, height // block, width // block, block * block * channels), x.dtype)
+  for i in range(height):
+    for j in range(width):
+      r, s = i % block, j % block
+      start = (r * block + s) * channels
+      out[:, i // block, j // block, start:start + channels] = x[:, i, j]
+  return out
+
+
+@pytest.mark.parametrize("block, shape", [(2, (2, 4, 6, 3)), (2, (1, 2, 2, 1)), (3, (2, 6, 3, 5))])
+def test_space_to_depth(block, shape):
+  """Channel order (row, col, c) as the loop builds it; depth_to_space undoes it."""
+  x = _normal(shape, 8)
+  packed = conv.space_to_depth(x, block)
+  np.testing.assert_array_equal(packed, _numpy_space_to_depth(x, block))
+  np.testing.assert_array_equal(conv.depth_to_space(packed, block), x)
+  y = _normal((shape[0], shape[1] // block, shape[2] // block, block * block * shape[3]), 9)
+  np.testing.assert_array_equal(_numpy_space_to_depth(np.asarray(conv.depth_to_space(y, block)),
+                                                      block), y)
+
+
+# (kernel, stride, padding, use_bias, spatial size, C_in, C_out) for the modules.
+MODULE_CASES = [
+    (7, 1, 3, False, 6, 5, 4),
+    (4, 2, 1, True, 9, 3, 5),
+    (3, 1, 1, False, 5, 17, 3),
+    (3, 1, 1, False, 2, 5, 1),
+    (2, 1, 0, False, 2, 5, 17),
+]
+
+
+@pytest.mark.parametrize("case", MODULE_CASES, ids=lambda c: "k{}s{}p{}{}_{}px".format(
+    c[0], c[1], c[2], "_bias" if c[3] else "", c[4]))
+def test_conv_module_is_formulation_independent(case):
+  """One set of Conv params gives the same output and layout under every impl.
+
+  This is what lets a checkpoint move between formulations and backends.
+  """
+  k, stride, padding, use_bias, size, c_in, c_out = case
+  x = _normal((2, size, size, c_in), 10)
+  layers = {impl: conv.Conv(c_out, k, stride=stride, padding=padding, use_bias=use_bias,
+                            impl=impl) for impl in conv.IMPLS}
+  shapes = {impl: jax.tree.map(lambda a: a.shape, jax.eval_shape(layer.init, jax.random.key(0), x))
+            for impl, layer in layers.items()}
+  expected_shapes = {"params": {"kernel": (k, k, c_in, c_out)}}
+  if use_bias:
+    expected_shapes["params"]["bias"] = (c_out,)
+  for impl_shapes in shapes.values():
+    assert impl_shapes == expected_shapes
+  params = {"params": {"kernel": _normal((k, k, c_in, c_out), 11)}}
+  if use_bias:
+    params["params"]["bias"] = _normal((c_out,), 12)
+  expected = _reference_conv(x, params["params"]["kernel"], stride, padding)
+  if use_bias:
+    expected = expected + params["params"]["bias"]
+  for layer in layers.values():
+    _assert_close(layer.apply(params, x), expected)
+
+
+def test_conv_transpose_module_is_formulation_independent():
+  """One set of ConvTranspose2x params gives the same output under every impl."""
+  x = _normal((2, 3, 5, 7), 13)
+  kernel = _normal((4, 4, 7, 3), 14)
+  expected = _numpy_conv_transpose(x, kernel)
+  for impl in conv.IMPLS:
+    layer = conv.ConvTranspose2x(3, impl=impl)
+    shapes = jax.tree.map(lambda a: a.shape, jax.eval_shape(layer.init, jax.random.key(0), x))
+    assert shapes == {"params": {"kernel": (4, 4, 7, 3)}}
+    _assert_close(layer.apply({"params": {"kernel": kernel}}, x), expected)
+
+
+@pytest.mark.parametrize("layer, x_shape", [
+    (conv.Conv(64, 7, padding=3), (1, 8, 8, 20)),
+    (conv.ConvTranspose2x(64), (1, 4, 4, 32)),
+], ids=["conv", "conv_transpose"])
+def test_init_is_normal_002(layer, x_shape):
+  """Kernels start from GANimation's N(0, 0.02) (DESIGN §2)."""
+  kernel = np.asarray(layer.init(jax.random.key(0), jnp.zeros(x_shape))["params"]["kernel"])
+  assert kernel.size > 30000
+  assert abs(kernel.mean()) < 0.001
+  assert abs(kernel.std() - 0.02) < 0.0005
+
+
+@pytest.mark.parametrize("impl", ["native", "s2d", "im2col"])
+def test_resolve_impl_passes_explicit_choices_through(impl):
+  """An explicit formulation is used as given, for plain and transposed layers."""
+  assert conv.resolve_impl(impl) == impl
+  assert conv.resolve_impl(impl, transposed=True) == impl
+
+
+def test_resolve_impl_auto_picks_a_real_formulation():
+  """'auto' becomes one of the concrete formulations."""
+  assert conv.resolve_impl("auto") in ("native", "s2d", "im2col")
+  assert conv.resolve_impl("auto", transposed=True) in ("native", "s2d", "im2col")
+
+
+def test_unknown_impl_raises():
+  """Misspelt formulations raise ValueError naming the bad value, everywhere."""
+  x = jnp.zeros((1, 4, 4, 2))
+  with pytest.raises(ValueError, match="fast"):
+    conv.resolve_impl("fast")
+  with pytest.raises(ValueError, match="fast"):
+    conv.conv2d(x, jnp.zeros((3, 3, 2, 2)), padding=1, impl="fast")
+  with pytest.raises(ValueError, match="fast"):
+    conv.conv_transpose2x(x, jnp.zeros((4, 4, 2, 2)), impl="fast")
+  with pytest.raises(ValueError, match="fast"):
+    conv.Conv(2, 3, impl="fast").init(jax.random.key(0), x)
+
+
+def test_conv_transpose_needs_a_4x4_kernel():
+  """Only the 4×4 stride-2 padding-1 transposed conv is implemented; others raise."""
+  with pytest.raises(ValueError, match="4, 4"):
+    conv.conv_transpose2x(jnp.zeros((1, 3, 3, 2)), jnp.zeros((3, 3, 2, 2)))
+
+
+def test_module_is_linen():
+  """The layers are ordinary linen modules (they compose inside nn.Sequential)."""
+  model = nn.Sequential([conv.Conv(3, 4, stride=2, padding=1, impl="im2col"),
+                         conv.ConvTranspose2x(2, impl="s2d")])
+  x = _normal((1, 6, 6, 2), 15)
+  shapes = jax.tree.map(lambda a: a.shape, jax.eval_shape(model.init, jax.random.key(1), x))
+  assert shapes == {"params": {"layers_0": {"kernel": (4, 4, 2, 3)},
+                               "layers_1": {"kernel": (4, 4, 3, 2)}}}
+  first, second = _normal((4, 4, 2, 3), 16), _normal((4, 4, 3, 2), 17)
+  params = {"params": {"layers_0": {"kernel": first}, "layers_1": {"kernel": second}}}
+  expected = _numpy_conv_transpose(_numpy_conv(x, first, 2, 1), second)
+  _assert_close(model.apply(params, x), expected)
