@@ -160,7 +160,7 @@ def replace(identity: np.ndarray, **fields: float | np.ndarray) -> np.ndarray:
   return out
 
 
-_SKIN_TONES = np.array([[0.36, 0.22, 0.15], [0.55, 0.36, 0.25],
+_SKIN_TONES = np.array([[0.4, 0.25, 0.17], [0.55, 0.36, 0.25],
                         [0.76, 0.55, 0.42], [0.90, 0.72, 0.60],
                         [0.97, 0.84, 0.76]], np.float32)
 _IRIS_COLOURS = np.array([[0.36, 0.2, 0.09], [0.2, 0.11, 0.06],
@@ -192,7 +192,7 @@ def sample_identity(rng: np.random.Generator) -> np.ndarray:
       "brow": hair * rng.uniform(0.6, 0.9),
       "lips": (skin + rng.uniform(0.35, 0.65) * (_LIP_RED - skin)) * rng.uniform(0.8, 0.95),
       # Muted: a grey pulled part of the way towards a random colour.
-      "background": 0.55 + rng.uniform(0.2, 0.8) * (rng.uniform(0.15, 0.95, 3) - 0.55),
+      "background": 0.55 + rng.uniform(0.1, 0.5) * (rng.uniform(0.1, 1.0, 3) - 0.55),
       "shirt": rng.uniform(0.08, 0.9, 3),
   }
   for name, _, bounds, _ in _FIELDS:
@@ -552,12 +552,11 @@ def _cheeks(canvas: _Canvas, p: Mapping, lay: _Layout) -> None:
     cx, cy = _cheek_centre(p, lay.cheek_lift, side)
     r = np.sqrt(((win.x - cx) / 0.13) ** 2 + ((win.y - cy) / 0.09) ** 2)
     blush = np.maximum(1.0 - r, 0.0) ** 2
-    canvas.paint(win, (0.2 + 0.25 * lift) * blush, p["lips"])
+    canvas.paint(win, (0.18 + 0.12 * lift) * blush, 0.5 * (p["skin"] + _LIP_RED))
     if lift > 0.0:
-      top = np.clip((cy - win.y) / 0.04 + 0.5, 0.0, 1.0)
-      canvas.paint(win, 0.35 * lift * blush * top, _WHITE)
-      below = np.clip((win.y - cy) / 0.03, 0.0, 1.0)
-      canvas.darken(win, 0.18 * lift * below * np.exp(-((r - 0.85) / 0.12) ** 2))
+      canvas.paint(win, 0.25 * lift * blush, _WHITE)
+      below = np.clip((win.y - cy) / 0.04, 0.0, 1.0)
+      canvas.darken(win, 0.08 * lift * below * np.exp(-((r - 0.8) / 0.15) ** 2))
 
 
 def _forehead(canvas: _Canvas, p: Mapping, a: Mapping[str, float]) -> None:
@@ -687,7 +686,7 @@ def _folds(canvas: _Canvas, p: Mapping, a: Mapping[str, float], lay: _Layout) ->
       fold = _segments(win.x, win.y, pts[:-1], pts[1:])
       # A crisp crease with a soft shadow on the side of the mouth.
       inner = np.clip(side * (pts[:, 0].mean() - win.x) / 0.01 + 0.5, 0.0, 1.0)
-      ink = 0.35 * canvas.line(fold, 0.004) + 0.18 * inner * np.maximum(1.0 - fold / 0.025, 0.0)
+      ink = 0.25 * canvas.line(fold, 0.004) + 0.18 * inner * np.maximum(1.0 - fold / 0.025, 0.0)
       canvas.darken(win, depth * np.clip((win.y - top[1]) / 0.04, 0.0, 1.0) * ink)
   if a["AU14"] > 0.0:
     for side in (-1.0, 1.0):

@@ -11,9 +11,11 @@ again with other AUs (`faces.render(identity, aus)`): an edit's ground truth.
 from __future__ import annotations
 
 import dataclasses
+import io
 
 from etils import epath
 import numpy as np
+from PIL import Image
 import tensorflow_datasets as tfds
 
 from dftnet_jax import aus as aus_lib
@@ -93,4 +95,12 @@ class SyntheticFaces(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, split: str, num: int):
     for index in range(num):
-      yield index, make_example(self.builder_config, split, index)
+      example = make_example(self.builder_config, split, index)
+      yield index, {**example, "image": _png(example["image"])}
+
+
+def _png(image: np.ndarray) -> bytes:
+  """PNG bytes; PIL at a low level is ~3x faster than TFDS' encoder (TF's)."""
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, format="png", compress_level=3)
+  return buffer.getvalue()
