@@ -19,7 +19,8 @@ from absl import app
 from absl import flags
 
 _SIZES = flags.DEFINE_list("sizes", ["64", "128"], "Image sizes to measure.")
-_RENDER_IMAGES = flags.DEFINE_integer("render_images", 200, "Images per render repetition.")
+_RENDER_IMAGES = flags.DEFINE_integer(
+    "render_images", 200, "Images per render repetition.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Repetitions of the render timing.")
 _BUILD_EXAMPLES = flags.DEFINE_integer(
     "build_examples", 20_000, "Images per TFDS build (90% train, 10% test); 0 skips.")
@@ -75,7 +76,8 @@ def main(argv: Sequence[str]) -> None:
           name=f"bench{size}", resolution=size, num_train=num - num // 10,
           num_test=num // 10)
       with tempfile.TemporaryDirectory() as data_dir:
-        synthetic_faces.SyntheticFaces(config=config, data_dir=data_dir).download_and_prepare()
+        builder = synthetic_faces.SyntheticFaces(config=config, data_dir=data_dir)
+        builder.download_and_prepare()
     times = _timings(build, _BUILD_REPEATS.value, warm_up=lambda: build(num=20))
     _report("tfds_build_s", times, size=size, images=num,
             images_per_s=round(num / statistics.median(times), 1), cpu=cpu)

@@ -125,7 +125,11 @@ _WHITE = np.array([1.0, 1.0, 1.0], np.float32)
 _CHIN_DOTS = np.array([[-0.03, -0.1], [0.025, -0.11], [0.0, -0.075],
                        [-0.04, -0.06], [0.04, -0.065], [0.012, -0.045]], np.float32)
 
-Effect = Callable[[Mapping[str, float]], float]
+# A coefficient table -> the effect's value (see `_layout`).
+_Effect = Callable[[Mapping[str, float]], float]
+_SIDES = (-1.0, 1.0)  # the image's left and right halves
+# A face-space box (x0, x1, y0, y1).
+_Box = tuple[float, float, float, float]
 
 
 def _most(coefficients: Mapping[str, float]) -> float:
@@ -190,7 +194,8 @@ def sample_identity(rng: np.random.Generator) -> np.ndarray:
                       * rng.uniform(0.85, 1.15), 0.0, 1.0),
       "hair": hair,
       "brow": hair * rng.uniform(0.6, 0.9),
-      "lips": (skin + rng.uniform(0.35, 0.65) * (_LIP_RED - skin)) * rng.uniform(0.8, 0.95),
+      "lips": ((skin + rng.uniform(0.35, 0.65) * (_LIP_RED - skin))
+               * rng.uniform(0.8, 0.95)),
       # Muted: a grey pulled part of the way towards a random colour.
       "background": 0.55 + rng.uniform(0.1, 0.5) * (rng.uniform(0.1, 1.0, 3) - 0.55),
       "shirt": rng.uniform(0.08, 0.9, 3),
@@ -354,14 +359,15 @@ class _Layout(NamedTuple):
   lip_drop: float  # how far the lower lip's inner edge drops
 
 
-def _layout(p: Mapping, effect: Effect) -> _Layout:
+def _layout(p: Mapping, effect: _Effect) -> _Layout:
   """The AU-driven geometry; `effect` maps a coefficient table to its value.
 
   Rendering passes the AUs' weighted sum; `regions` passes `_most` and
   `_least` to bound every AU combination at once (each field depends on one
   table, monotonically).
   """
-  w, brow_y, hu = p["eye_size"], p["eye_y"] - p["brow_height"], p["eye_openness"] * p["eye_size"]
+  w, brow_y = p["eye_size"], p["eye_y"] - p["brow_height"]
+  hu = p["eye_openness"] * w
   inward = effect(_BROW_INWARD)
   nose_y = p["eye_y"] + p["nose_length"]
   thin = 1.0 - effect(_LIP_THIN)
@@ -387,7 +393,7 @@ def _layout(p: Mapping, effect: Effect) -> _Layout:
 
 # Face-space boxes (x0, x1, y0, y1): the windows features are drawn in, and
 # (bounded over all AUs) the regions of `regions`.
-def _eye_box(p: Mapping, side: float) -> tuple[float, float, float, float]:
+def _eye_box(p: Mapping, side: float) -> _Box:
   w, cx, cy = p["eye_size"], side * p["eye_spacing"], p["eye_y"]
   hu = p["eye_openness"] * w * (1.0 + _most(_UPPER_LID)) + 0.025
   hl = 0.55 * p["eye_openness"] * w + 0.03
@@ -396,19 +402,19 @@ def _eye_box(p: Mapping, side: float) -> tuple[float, float, float, float]:
   return (min(medial, lateral), max(medial, lateral), cy - hu - lean, cy + hl + lean)
 
 
-def _brow_box(p: Mapping, brow: np.ndarray, side: float) -> tuple[float, float, float, float]:
+def _brow_box(p: Mapping, brow: np.ndarray, side: float) -> _Box:
   xs = side * p["eye_spacing"] + side * brow[:, 0]
   thick = p["brow_thickness"] + 0.01
   return (xs.min() - thick, xs.max() + thick, brow[:, 1].min() - thick,
           brow[:, 1].max() + thick)
 
 
-def _glabella_box(p: Mapping) -> tuple[float, float, float, float]:
+def _glabella_box(p: Mapping) -> _Box:
   y = p["eye_y"] - p["brow_height"]
   return (-0.05, 0.05, y - 0.04, y + 0.06)
 
 
-def _forehead_box(p: Mapping) -> tuple[float, float, float, float]:
+def _forehead_box(p: Mapping) -> _Box:
   top = p["eye_y"] - p["brow_height"] - p["brow_arch"]
   return (-0.3, 0.3, top - 0.19, top - 0.05)
 
@@ -417,23 +423,24 @@ def _cheek_centre(p: Mapping, lift: float, side: float) -> tuple[float, float]:
   return side * (p["eye_spacing"] + 0.02), p["eye_y"] + 0.21 - lift
 
 
-def _cheek_box(p: Mapping, lift: float, side: float) -> tuple[float, float, float, float]:
+def _cheek_box(p: Mapping, lift: float, side: float) -> _Box:
   cx, cy = _cheek_centre(p, lift, side)
   return (cx - 0.13, cx + 0.13, cy - 0.09, cy + 0.09)
 
 
-def _nose_box(p: Mapping) -> tuple[float, float, float, float]:
+def _nose_box(p: Mapping) -> _Box:
   nose_y = p["eye_y"] + p["nose_length"]
-  return (-p["nose_width"] - 0.04, p["nose_width"] + 0.04, p["eye_y"] - 0.01, nose_y + 0.04)
+  half = p["nose_width"] + 0.04
+  return (-half, half, p["eye_y"] - 0.01, nose_y + 0.04)
 
 
-def _mouth_box(lay: _Layout) -> tuple[float, float, float, float]:
+def _mouth_box(lay: _Layout) -> _Box:
   return (-lay.mouth_w - 0.01, lay.mouth_w + 0.01,
           lay.mouth_y - lay.lip_raise - lay.upper_lip - 0.01 + min(lay.corner, 0.0),
           lay.mouth_y + lay.lip_drop + lay.lower_lip + 0.01 + max(lay.corner, 0.0))
 
 
-def _lower_face_box(p: Mapping, chin_drop: float) -> tuple[float, float, float, float]:
+def _lower_face_box(p: Mapping, chin_drop: float) -> _Box:
   nose_y = p["eye_y"] + p["nose_length"]
   return (-p["face_width"] - 0.01, p["face_width"] + 0.01, nose_y - 0.07,
           p["chin_y"] + chin_drop + 0.02)
@@ -456,10 +463,10 @@ def regions(identity: np.ndarray, size: int) -> dict[str, tuple[int, int, int, i
   boxes = {
       "left_eye": [_eye_box(p, -1.0)],
       "right_eye": [_eye_box(p, 1.0)],
-      "brows": [_brow_box(p, lay.brow, side) for lay in (hi, lo) for side in (-1.0, 1.0)]
+      "brows": [_brow_box(p, lay.brow, s) for lay in (hi, lo) for s in _SIDES]
                + [_glabella_box(p)],
       "forehead": [_forehead_box(p)],
-      "cheeks": [_cheek_box(p, lay.cheek_lift, side) for lay in (hi, lo) for side in (-1.0, 1.0)],
+      "cheeks": [_cheek_box(p, lay.cheek_lift, s) for lay in (hi, lo) for s in _SIDES],
       "nose": [_nose_box(p)],
       "mouth": [top, bottom],
       "lower_face": [_lower_face_box(p, hi.chin_drop)],
@@ -484,7 +491,8 @@ def _hair_back(canvas: _Canvas, p: Mapping) -> None:
   bottom = 0.15 + 0.7 * p["hair_length"]
   win = canvas.window((-rx, rx, -0.1 - ry, bottom))
   cap = _ellipse(win.x, win.y, 0.0, -0.1, rx, ry)
-  fall = _rounded_box(win.x, win.y, rx, 0.5 * (bottom + 0.1), 0.5 * (bottom - 0.1), 0.12)
+  fall = _rounded_box(win.x, win.y, rx, 0.5 * (bottom + 0.1), 0.5 * (bottom - 0.1),
+                      0.12)
   canvas.paint(win, canvas.fill(np.minimum(cap, fall)), p["hair"] * 0.62)
 
 
@@ -502,7 +510,7 @@ def _body(canvas: _Canvas, p: Mapping) -> None:
 
 def _ears(canvas: _Canvas, p: Mapping) -> None:
   cy = p["eye_y"] + 0.06
-  for side in (-1.0, 1.0):
+  for side in _SIDES:
     cx = side * 0.96 * p["face_width"]
     win = canvas.window((cx - 0.08, cx + 0.08, cy - 0.13, cy + 0.13))
     canvas.paint(win, canvas.fill(_ellipse(win.x, win.y, cx, cy, 0.07, 0.12)),
@@ -547,7 +555,7 @@ def _shade(canvas: _Canvas, p: Mapping, win: _Window, cover: np.ndarray) -> None
 def _cheeks(canvas: _Canvas, p: Mapping, lay: _Layout) -> None:
   """A faint blush; AU6 (and AU12) lift the cheek into a lit, rounded apple."""
   lift = lay.cheek_lift / _most(_CHEEK_UP)
-  for side in (-1.0, 1.0):
+  for side in _SIDES:
     win = canvas.window(_cheek_box(p, lay.cheek_lift, side))
     cx, cy = _cheek_centre(p, lay.cheek_lift, side)
     r = np.sqrt(((win.x - cx) / 0.13) ** 2 + ((win.y - cy) / 0.09) ** 2)
@@ -602,7 +610,8 @@ def _eye(canvas: _Canvas, p: Mapping, a: Mapping[str, float], lay: _Layout,
   ball = np.broadcast_to(_SCLERA, r.shape + (3,)).copy()
   ball += canvas.fill(r - ri)[..., None] * (p["iris"] * rim[..., None] - ball)
   ball += canvas.fill(r - 0.45 * ri)[..., None] * (_PUPIL - ball)
-  glint = _circle(win.x, win.y, cx + (0.4 * p["light_x"] + 0.15) * ri, icy - 0.35 * ri, 0.2 * ri)
+  glint = _circle(win.x, win.y, cx + (0.4 * p["light_x"] + 0.15) * ri, icy - 0.35 * ri,
+                  0.2 * ri)
   ball += 0.9 * canvas.fill(glint)[..., None] * (_WHITE - ball)
   shadow = 0.72 + 0.28 * np.clip((win.y - upper) / (0.7 * hu), 0.0, 1.0)
   canvas.paint(win, _band(canvas, win, upper, lower), ball * shadow[..., None])
@@ -614,12 +623,14 @@ def _eye(canvas: _Canvas, p: Mapping, a: Mapping[str, float], lay: _Layout,
   canvas.darken(win, 0.12 * _band(canvas, win, crease, upper, soft=3.0))
   canvas.darken(win, 0.25 * _bump(tc) * _curve_line(canvas, win, crease, 0.004))
   canvas.darken(win, 0.3 * _bump(t, 0.5) * _curve_line(canvas, win, lower, 0.003))
-  lash = _curve_line(canvas, win, upper, 0.005 + 0.003 * np.clip(t, 0.0, 1.0) + 0.003 * a["AU45"])
+  lash_width = 0.005 + 0.003 * np.clip(t, 0.0, 1.0) + 0.003 * a["AU45"]
+  lash = _curve_line(canvas, win, upper, lash_width)
   canvas.paint(win, np.minimum(lash, 8.0 * _bump(1.05 * t)), p["brow"] * 0.35)
 
   if a["AU7"] > 0.0:  # the tightened lower lid bulges
     bag = lower + 0.016 * _bump(t, 0.5)
-    canvas.darken(win, 0.35 * a["AU7"] * _bump(t, 0.5) * _curve_line(canvas, win, bag, 0.004))
+    ink = _bump(t, 0.5) * _curve_line(canvas, win, bag, 0.004)
+    canvas.darken(win, 0.35 * a["AU7"] * ink)
   if a["AU6"] > 0.0:  # crow's feet at the outer corner
     angles = np.array([-0.5, -0.1, 0.3], np.float32)
     start = np.stack([np.full(3, cx + side * (w + 0.02)), cy + 0.01 * angles], 1)
@@ -648,14 +659,16 @@ def _nose(canvas: _Canvas, p: Mapping, a: Mapping[str, float], lay: _Layout) -> 
   nw, ny = p["nose_width"], p["eye_y"] + p["nose_length"]
   win = canvas.window(_nose_box(p))
   side = -1.0 if p["light_x"] > 0 else 1.0  # the bridge's shadowed side
-  bridge = _segments(win.x, win.y, np.array([[side * 0.035, p["eye_y"] + 0.04]], np.float32),
+  bridge = _segments(win.x, win.y,
+                     np.array([[side * 0.035, p["eye_y"] + 0.04]], np.float32),
                      np.array([[side * 0.045, ny - 0.05]], np.float32))
   canvas.darken(win, 0.12 * np.maximum(1.0 - bridge / 0.03, 0.0))
-  canvas.darken(win, 0.15 * np.maximum(-_ellipse(win.x, win.y, 0.0, ny + 0.012, 0.05, 0.015) / 0.015, 0.0))
+  under = _ellipse(win.x, win.y, 0.0, ny + 0.012, 0.05, 0.015)
+  canvas.darken(win, 0.15 * np.maximum(-under / 0.015, 0.0))
   tip = _ellipse(win.x, win.y, 0.0, ny - 0.035, 0.03, 0.025)
   canvas.paint(win, 0.12 * np.clip(-tip / 0.02, 0.0, 1.0), _WHITE)
   lift = lay.nostril_lift
-  for k in (-1.0, 1.0):
+  for k in _SIDES:
     ala = np.abs(_ellipse(win.x, win.y, k * (nw - 0.01), ny - 0.025 - lift,
                           0.028 * (1.0 + 4.0 * lift), 0.025))
     outer = np.clip(k * win.x / nw - 0.5, 0.0, 1.0)
@@ -676,7 +689,7 @@ def _folds(canvas: _Canvas, p: Mapping, a: Mapping[str, float], lay: _Layout) ->
   depth = max(a["AU12"], 0.6 * a["AU10"])
   nose_y = p["eye_y"] + p["nose_length"]
   if depth > 0.0:
-    for side in (-1.0, 1.0):
+    for side in _SIDES:
       top = np.array([side * (p["nose_width"] + 0.015), nose_y - 0.035])
       bottom = np.array([side * (lay.mouth_w + 0.03), lay.mouth_y + 0.045])
       pull = np.array([side * (lay.mouth_w + 0.06), 0.5 * (top[1] + bottom[1])])
@@ -686,12 +699,14 @@ def _folds(canvas: _Canvas, p: Mapping, a: Mapping[str, float], lay: _Layout) ->
       fold = _segments(win.x, win.y, pts[:-1], pts[1:])
       # A crisp crease with a soft shadow on the side of the mouth.
       inner = np.clip(side * (pts[:, 0].mean() - win.x) / 0.01 + 0.5, 0.0, 1.0)
-      ink = 0.25 * canvas.line(fold, 0.004) + 0.18 * inner * np.maximum(1.0 - fold / 0.025, 0.0)
+      ink = (0.25 * canvas.line(fold, 0.004)
+             + 0.18 * inner * np.maximum(1.0 - fold / 0.025, 0.0))
       canvas.darken(win, depth * np.clip((win.y - top[1]) / 0.04, 0.0, 1.0) * ink)
   if a["AU14"] > 0.0:
-    for side in (-1.0, 1.0):
+    for side in _SIDES:
       x = side * (lay.mouth_w + 0.02)
-      win = canvas.window((x - 0.015, x + 0.015, lay.mouth_y - 0.04, lay.mouth_y + 0.04))
+      win = canvas.window((x - 0.015, x + 0.015, lay.mouth_y - 0.04,
+                           lay.mouth_y + 0.04))
       dimple = _ellipse(win.x, win.y, x, lay.mouth_y, 0.006, 0.025)
       canvas.darken(win, 0.3 * a["AU14"] * canvas.fill(dimple, soft=3.0))
   if a["AU17"] > 0.0:
@@ -704,7 +719,8 @@ def _folds(canvas: _Canvas, p: Mapping, a: Mapping[str, float], lay: _Layout) ->
     boss = _ellipse(win.x, win.y, 0.0, chin_y - 0.07, 0.065, 0.04)
     canvas.paint(win, 0.15 * a["AU17"] * np.clip(-boss / 0.03, 0.0, 1.0), _WHITE)
     dots = _CHIN_DOTS + np.array([0.0, chin_y], np.float32)
-    canvas.darken(win, 0.15 * a["AU17"] * canvas.line(_segments(win.x, win.y, dots, dots), 0.005))
+    pores = canvas.line(_segments(win.x, win.y, dots, dots), 0.005)
+    canvas.darken(win, 0.15 * a["AU17"] * pores)
 
 
 def _mouth(canvas: _Canvas, p: Mapping, lay: _Layout) -> None:
@@ -759,10 +775,12 @@ def _hair_front(canvas: _Canvas, p: Mapping) -> None:
   win = canvas.window((-rx, rx, -0.1 - ry, ear_y))
   hairline = (-0.56 + 0.16 * p["hairline"] + p["hair_slant"] * win.x
               + 0.08 * (win.x / rx) ** 2)
-  temples = np.clip((np.abs(win.x) - 0.6 * p["face_width"]) / (0.35 * p["face_width"]), 0.0, 1.0)
+  temples = np.clip((np.abs(win.x) / p["face_width"] - 0.6) / 0.35, 0.0, 1.0)
   hairline = hairline + (ear_y - hairline) * temples * temples * (3.0 - 2.0 * temples)
-  d = np.maximum(_ellipse(win.x, win.y, 0.0, -0.1, rx, ry), _below(win.y, hairline, win.x))
-  sheen = 0.75 + 0.35 * np.exp(-((win.x - 0.3 * p["light_x"]) ** 2 + (win.y + 0.55) ** 2) / 0.05)
+  d = np.maximum(_ellipse(win.x, win.y, 0.0, -0.1, rx, ry),
+                 _below(win.y, hairline, win.x))
+  glare = (win.x - 0.3 * p["light_x"]) ** 2 + (win.y + 0.55) ** 2
+  sheen = 0.75 + 0.35 * np.exp(-glare / 0.05)
   strands = 1.0 + 0.08 * np.sin(90.0 * win.x + 25.0 * win.y * win.y)
   canvas.paint(win, canvas.fill(d), p["hair"] * (sheen * strands)[..., None])
 
@@ -781,7 +799,8 @@ def render(identity: np.ndarray, aus: np.ndarray, size: int = 128) -> np.ndarray
   p = unpack(identity)
   aus = aus_lib.validate(aus)
   if aus.shape != (aus_lib.NUM_AUS,):
-    raise ValueError(f"render takes one ({aus_lib.NUM_AUS},) AU vector, got {aus.shape}")
+    raise ValueError(
+        f"render takes one ({aus_lib.NUM_AUS},) AU vector, got shape {aus.shape}")
   a = dict(zip(aus_lib.AU_NAMES, aus.tolist()))
   lay = _layout(p, lambda table: sum(k * a[name] for name, k in table.items()))
   canvas = _Canvas(size, p)
@@ -795,7 +814,7 @@ def render(identity: np.ndarray, aus: np.ndarray, size: int = 128) -> np.ndarray
   _nose(canvas, p, a, lay)
   _folds(canvas, p, a, lay)
   _mouth(canvas, p, lay)
-  for side in (-1.0, 1.0):
+  for side in _SIDES:
     _eye(canvas, p, a, lay, side)
     _brow(canvas, p, lay, side)
   _shade(canvas, p, face_win, face_cover)

@@ -33,7 +33,8 @@ def test_import_is_light_and_writes_nothing(tmp_path):
   code = ("import sys; from dftnet_jax.datasets import synthetic_faces;"
           "heavy = [m for m in ('jax', 'flax') if m in sys.modules];"
           "assert not heavy, heavy")
-  env = dict(os.environ, HOME=str(tmp_path), PYTHONPATH=REPO, TFDS_DATA_DIR=str(tmp_path))
+  env = dict(os.environ, HOME=str(tmp_path), PYTHONPATH=REPO,
+             TFDS_DATA_DIR=str(tmp_path))
   subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path, env=env)
   assert not os.listdir(tmp_path)
 
