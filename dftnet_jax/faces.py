@@ -121,6 +121,7 @@ _GUMS = np.array([0.82, 0.42, 0.45], np.float32)
 _MOUTH_INSIDE = np.array([0.24, 0.06, 0.07], np.float32)
 _TONGUE = np.array([0.80, 0.38, 0.42], np.float32)
 _WHITE = np.array([1.0, 1.0, 1.0], np.float32)
+_WARM_LIGHT = np.array([1.0, 0.8, 0.66], np.float32)  # light on a raised cheek
 # Pores of the AU17 chin, relative to the chin point.
 _CHIN_DOTS = np.array([[-0.03, -0.1], [0.025, -0.11], [0.0, -0.075],
                        [-0.04, -0.06], [0.04, -0.065], [0.012, -0.045]], np.float32)
@@ -562,7 +563,7 @@ def _cheeks(canvas: _Canvas, p: Mapping, lay: _Layout) -> None:
     blush = np.maximum(1.0 - r, 0.0) ** 2
     canvas.paint(win, (0.18 + 0.12 * lift) * blush, 0.5 * (p["skin"] + _LIP_RED))
     if lift > 0.0:
-      canvas.paint(win, 0.25 * lift * blush, _WHITE)
+      canvas.paint(win, 0.3 * lift * blush, 0.5 * (p["skin"] + _WARM_LIGHT))
       below = np.clip((win.y - cy) / 0.04, 0.0, 1.0)
       canvas.darken(win, 0.08 * lift * below * np.exp(-((r - 0.8) / 0.15) ** 2))
 

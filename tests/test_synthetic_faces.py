@@ -1,15 +1,17 @@
-"""Tests of the `synthetic_faces` TFDS builder."""
+"""Tests of the `synthetic_faces` TFDS builder and the contact sheet."""
 
 import os
 import subprocess
 import sys
 
 import numpy as np
+from PIL import Image
 import pytest
 import tensorflow_datasets as tfds
 
 from dftnet_jax import aus
 from dftnet_jax import faces
+from dftnet_jax.datasets import contact_sheet
 from dftnet_jax.datasets import synthetic_faces
 
 TINY = synthetic_faces.SyntheticFacesConfig(
@@ -78,3 +80,21 @@ def test_two_builds_are_identical(built, tmp_path):
     for first, second in zip(built[split], again[split]):
       for name in first:
         np.testing.assert_array_equal(first[name], second[name])
+
+
+def test_contact_sheet_command(tmp_path):
+  out = tmp_path / "sheet.png"
+  subprocess.run(
+      [sys.executable, "-m", "dftnet_jax.datasets.contact_sheet", f"--out={out}",
+       "--size=32", "--identities=2", "--sweep_steps=3"],
+      check=True, cwd=REPO)
+  cols = contact_sheet.columns(3)
+  assert [label for label, _ in cols[:7]] == ["neutral", *aus.EMOTIONS]
+  assert [label for label, _ in cols[7:]] == [
+      "AU45 0", "AU45 0.5", "AU45 1", "AU26 0", "AU26 0.5", "AU26 1"]
+  with Image.open(out) as sheet:
+    # A label row, then 2 rows x 13 columns of 32 px faces with 4 px gaps.
+    assert sheet.size == (13 * 36 + 4, 14 + 2 * 36 + 4)
+    first_face = np.asarray(sheet)[18:50, 4:36]
+  identity = faces.sample_identity(np.random.default_rng([0, 0]))
+  np.testing.assert_array_equal(first_face, faces.render(identity, cols[0][1], 32))
