@@ -47,6 +47,13 @@ def test_builtin_configs():
   assert synthetic_faces.SyntheticFaces.name == "synthetic_faces"
 
 
+@pytest.mark.parametrize("field, value", [
+    ("resolution", 0), ("num_train", 0), ("num_test", -5)])
+def test_bad_config_is_named(field, value):
+  with pytest.raises(ValueError, match=f"broken: {field}"):
+    synthetic_faces.SyntheticFacesConfig(name="broken", **{field: value})
+
+
 def test_tiny_build_has_the_right_features(built):
   assert len(built["train"]) == TINY.num_train and len(built["test"]) == TINY.num_test
   for example in built["train"] + built["test"]:

@@ -33,13 +33,19 @@ class SyntheticFacesConfig(tfds.core.BuilderConfig):
   Attributes:
     resolution: image height and width in pixels.
     num_train: examples in the train split.
-    num_test: examples in the test split.
+    num_test: examples in the test split; 0 leaves the split out.
     seed: with the split and the index, seeds every example.
   """
   resolution: int = 128
   num_train: int = 20_000
   num_test: int = 2_000
   seed: int = 0
+
+  def __post_init__(self):
+    for field, least in (("resolution", 1), ("num_train", 1), ("num_test", 0)):
+      if getattr(self, field) < least:
+        raise ValueError(f"{self.name}: {field} must be at least {least},"
+                         f" got {getattr(self, field)}")
 
 
 def make_example(config: SyntheticFacesConfig, split: str,
@@ -89,9 +95,11 @@ class SyntheticFaces(tfds.core.GeneratorBasedBuilder):
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     del dl_manager  # nothing to download
-    config = self.builder_config
-    return {"train": self._generate_examples("train", config.num_train),
-            "test": self._generate_examples("test", config.num_test)}
+    sizes = {"train": self.builder_config.num_train,
+             "test": self.builder_config.num_test}
+    # TFDS refuses empty splits.
+    return {split: self._generate_examples(split, num)
+            for split, num in sizes.items() if num}
 
   def _generate_examples(self, split: str, num: int):
     for index in range(num):
