@@ -320,6 +320,12 @@ def _curve_line(canvas: _Canvas, win: _Window, f, half_width) -> np.ndarray:
   return canvas.line(np.abs(_below(win.y, f, win.x)), half_width)
 
 
+def _wrinkles(canvas: _Canvas, win: _Window, first, spacing: float, n: int = 3):
+  """Coverage of n parallel creases y = first(x) + k * spacing."""
+  return np.max([_curve_line(canvas, win, first + k * spacing, 0.004)
+                 for k in range(n)], axis=0)
+
+
 def _segments(x, y, p0: np.ndarray, p1: np.ndarray):
   """Distance to the nearest of n segments p0[k] -> p1[k] ([n, 2] each)."""
   d = (p1 - p0)[:, :, None, None]
@@ -360,6 +366,10 @@ class _Layout(NamedTuple):
   lip_drop: float  # how far the lower lip's inner edge drops
 
 
+def _nose_bottom(p: Mapping) -> float:
+  return p["eye_y"] + p["nose_length"]
+
+
 def _layout(p: Mapping, effect: _Effect) -> _Layout:
   """The AU-driven geometry; `effect` maps a coefficient table to its value.
 
@@ -370,7 +380,7 @@ def _layout(p: Mapping, effect: _Effect) -> _Layout:
   w, brow_y = p["eye_size"], p["eye_y"] - p["brow_height"]
   hu = p["eye_openness"] * w
   inward = effect(_BROW_INWARD)
-  nose_y = p["eye_y"] + p["nose_length"]
+  nose_y = _nose_bottom(p)
   thin = 1.0 - effect(_LIP_THIN)
   return _Layout(
       chin_drop=effect(_CHIN_DOWN),
@@ -430,7 +440,7 @@ def _cheek_box(p: Mapping, lift: float, side: float) -> _Box:
 
 
 def _nose_box(p: Mapping) -> _Box:
-  nose_y = p["eye_y"] + p["nose_length"]
+  nose_y = _nose_bottom(p)
   half = p["nose_width"] + 0.04
   return (-half, half, p["eye_y"] - 0.01, nose_y + 0.04)
 
@@ -442,7 +452,7 @@ def _mouth_box(lay: _Layout) -> _Box:
 
 
 def _lower_face_box(p: Mapping, chin_drop: float) -> _Box:
-  nose_y = p["eye_y"] + p["nose_length"]
+  nose_y = _nose_bottom(p)
   return (-p["face_width"] - 0.01, p["face_width"] + 0.01, nose_y - 0.07,
           p["chin_y"] + chin_drop + 0.02)
 
@@ -576,10 +586,7 @@ def _forehead(canvas: _Canvas, p: Mapping, a: Mapping[str, float]) -> None:
       continue
     win = canvas.window((left, right, y0, y1))
     t = (win.x - 0.5 * (left + right)) / (0.5 * (right - left))
-    ink = np.zeros(np.broadcast_shapes(win.x.shape, win.y.shape), np.float32)
-    for k in range(3):
-      wrinkle = y1 - 0.02 - 0.04 * k - 0.015 * _bump(t)
-      ink = np.maximum(ink, _curve_line(canvas, win, wrinkle, 0.004))
+    ink = _wrinkles(canvas, win, y1 - 0.02 - 0.015 * _bump(t), -0.04)
     canvas.darken(win, 0.3 * a[name] * ink * _bump(t, 0.5))
   if a["AU4"] > 0.0:
     x0, x1, y0, y1 = _glabella_box(p)
@@ -657,7 +664,7 @@ def _brow(canvas: _Canvas, p: Mapping, lay: _Layout, side: float) -> None:
 
 def _nose(canvas: _Canvas, p: Mapping, a: Mapping[str, float], lay: _Layout) -> None:
   """Bridge shadow, tip highlight, nostril wings; AU9 wrinkles the bridge."""
-  nw, ny = p["nose_width"], p["eye_y"] + p["nose_length"]
+  nw, ny = p["nose_width"], _nose_bottom(p)
   win = canvas.window(_nose_box(p))
   side = -1.0 if p["light_x"] > 0 else 1.0  # the bridge's shadowed side
   bridge = _segments(win.x, win.y,
@@ -678,17 +685,14 @@ def _nose(canvas: _Canvas, p: Mapping, a: Mapping[str, float], lay: _Layout) -> 
     canvas.darken(win, 0.65 * canvas.fill(nostril, soft=1.5))
   if a["AU9"] > 0.0:  # wrinkles across the bridge, arched upwards
     taper = _bump(win.x / 0.05, 0.5)
-    ink = np.zeros(np.broadcast_shapes(win.x.shape, win.y.shape), np.float32)
-    for k in range(3):
-      arc = p["eye_y"] + 0.035 + 0.022 * k - 0.01 * taper
-      ink = np.maximum(ink, _curve_line(canvas, win, arc, 0.004))
+    ink = _wrinkles(canvas, win, p["eye_y"] + 0.035 - 0.01 * taper, 0.022)
     canvas.darken(win, 0.45 * a["AU9"] * taper * ink)
 
 
 def _folds(canvas: _Canvas, p: Mapping, a: Mapping[str, float], lay: _Layout) -> None:
   """Nasolabial folds (AU12, AU10), dimples (AU14) and the chin (AU17)."""
   depth = max(a["AU12"], 0.6 * a["AU10"])
-  nose_y = p["eye_y"] + p["nose_length"]
+  nose_y = _nose_bottom(p)
   if depth > 0.0:
     for side in _SIDES:
       top = np.array([side * (p["nose_width"] + 0.015), nose_y - 0.035])
