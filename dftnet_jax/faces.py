@@ -32,6 +32,7 @@ from dftnet_jax import aus as aus_lib
 
 # The identity vector: (name, length, uniform range or None for palette
 # colours, meaning). Colours are RGB in [0, 1]; lengths are in face units.
+# The layout is stored in datasets (synthetic_faces): append, never reorder.
 _FIELDS: tuple[tuple[str, int, tuple[float, float] | None, str], ...] = (
     ("skin", 3, None, "skin albedo"),
     ("face_width", 1, (0.54, 0.62), "half-width of the cranium ellipse"),

@@ -61,6 +61,8 @@ def make_example(config: SyntheticFacesConfig, split: str,
 class SyntheticFaces(tfds.core.GeneratorBasedBuilder):
   """Cartoon faces with known AUs, identity and pose; see `faces.py`."""
 
+  # Stored identities re-render their images only with the same renderer:
+  # bump the version when `faces` draws differently or its fields change.
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "First release."}
   BUILDER_CONFIGS = [
