@@ -120,3 +120,24 @@ def format_aus(vec: np.ndarray, *, threshold: float = 0.0) -> str:
   # The shortest text that reads back as the same float32.
   return ",".join(f"{n}={np.format_float_positional(v, unique=True, trim='-')}"
                   for n, v in zip(AU_NAMES, vec) if v > threshold)
+
+
+# Emotion prototypes (Ekman's FACS-based combinations) at typical intensities;
+# presets for editing (`--expression happy`) and for the synthetic faces.
+EMOTIONS: dict[str, dict[str, float]] = {
+    "happy": {"AU6": 0.8, "AU12": 1.0},
+    "sad": {"AU1": 0.8, "AU4": 0.5, "AU15": 0.8},
+    "surprised": {"AU1": 0.9, "AU2": 0.9, "AU5": 0.8, "AU26": 0.8},
+    "fearful": {"AU1": 0.8, "AU2": 0.6, "AU4": 0.5, "AU5": 0.8, "AU7": 0.4,
+                "AU20": 0.7, "AU26": 0.5},
+    "angry": {"AU4": 1.0, "AU5": 0.6, "AU7": 0.7, "AU23": 0.8},
+    "disgusted": {"AU9": 0.9, "AU10": 0.7, "AU15": 0.5},
+}
+
+
+def emotion(name: str) -> np.ndarray:
+  """The (17,) float32 AU vector of an emotion prototype, e.g. `"happy"`."""
+  if name not in EMOTIONS:
+    raise ValueError(
+        f"unknown expression {name!r}; expected one of {', '.join(EMOTIONS)}")
+  return from_dict(EMOTIONS[name], name=f"expression {name!r}")
