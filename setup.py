@@ -23,6 +23,9 @@ setup(
         # TFDS needs a TensorFlow; the CPU build is enough (it only feeds data).
         "tensorflow-cpu~=2.21.0",
         "tensorflow-datasets~=4.9.10",
+        # TFDS 4.9.10 imports it but declares it only for Python < 3.9
+        # (tensorflow/datasets#11212).
+        "importlib_resources",
         "numpy>=2.0",
         "pillow>=10",
         "absl-py>=2.1",

@@ -6,12 +6,11 @@ with `jq` or pandas; times are seconds unless a key says otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 import json
 import os
 import statistics
-import sys
 import time
-from collections.abc import Callable
 from typing import Any, NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -20,10 +19,8 @@ import flax.linen as nn  # pylint: disable=g-import-not-at-top
 import jax
 import jax.numpy as jnp
 
-# Benchmarks run from the repository root without installing it.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from dftnet_jax import conv  # pylint: disable=g-import-not-at-top
+from dftnet_jax import aus
+from dftnet_jax import conv
 
 
 def emit(**fields: Any) -> None:
@@ -32,10 +29,14 @@ def emit(**fields: Any) -> None:
   print(json.dumps(clean), flush=True)
 
 
-def time_fn(fn: Callable[[], Any], *, repeats: int = 5, warmup: int = 1) -> dict[str, float]:
-  """Median/min/max seconds of `fn()` (its result blocked on) after warm-up."""
+def time_fn(fn: Callable[[], Any], *, repeats: int = 5, warmup: int = 1,
+            warm_up_fn: Callable[[], Any] | None = None) -> dict[str, float]:
+  """Median/min/max seconds of `fn()` (its result blocked on) after warm-up.
+
+  `warm_up_fn` replaces `fn` for the warm-up where a full call is too long.
+  """
   for _ in range(warmup):
-    jax.block_until_ready(fn())
+    jax.block_until_ready((warm_up_fn or fn)())
   times = []
   for _ in range(repeats):
     start = time.perf_counter()
@@ -111,6 +112,6 @@ def conv_layers(module: nn.Module, *inputs: jax.ShapeDtypeStruct) -> list[LayerC
 
 
 def generator_inputs(batch: int, size: int) -> tuple[jax.ShapeDtypeStruct, jax.ShapeDtypeStruct]:
-  from dftnet_jax import aus  # pylint: disable=g-import-not-at-top
+  """Abstract generator inputs: images [batch, size, size, 3] and AUs."""
   return (jax.ShapeDtypeStruct((batch, size, size, 3), jnp.float32),
           jax.ShapeDtypeStruct((batch, aus.NUM_AUS), jnp.float32))

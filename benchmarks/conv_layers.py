@@ -1,6 +1,6 @@
 """Per-layer convolution timings for every formulation (DESIGN §7, issue 10).
 
-Usage: python benchmarks/conv_layers.py [--batch 16] [--configs default,synthetic]
+Usage: python -m benchmarks.conv_layers [--batch 16] [--configs default,synthetic]
 
 For every distinct convolution of the paper's G and D (and of the CPU demo
 size), and every formulation in dftnet_jax.conv, times at batch 16:
@@ -21,11 +21,11 @@ import argparse
 import collections
 import importlib
 
-import common  # pylint: disable=g-bad-import-order
 import jax
 import jax.numpy as jnp
 import ml_collections
 
+from benchmarks import common
 from dftnet_jax import conv
 from dftnet_jax import models
 

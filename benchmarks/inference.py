@@ -1,6 +1,6 @@
 """Generator inference: latency per image, compile time, FLOPs, parameters.
 
-Usage: python benchmarks/inference.py [--size 128] [--batches 1,32]
+Usage: python -m benchmarks.inference [--size 128] [--batches 1,32]
 Prints one JSON line per (variant, batch), plus the machine's peak before and
 after (this machine is shared and noisy; compare within one run).
 """
@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import time
 
-import common  # pylint: disable=g-bad-import-order
 import jax
 import jax.numpy as jnp
 
+from benchmarks import common
 from dftnet_jax import models
 
 

@@ -8,12 +8,9 @@ repetitions), all on one CPU core:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-import json
+from collections.abc import Sequence
 import os
-import statistics
 import tempfile
-import time
 
 from absl import app
 from absl import flags
@@ -28,24 +25,6 @@ _BUILD_REPEATS = flags.DEFINE_integer("build_repeats", 1, "Repetitions of each b
 _CPU = flags.DEFINE_integer("cpu", None, "Core to pin to; default: the first allowed.")
 
 
-def _timings(fn: Callable[[], object], repeats: int,
-             warm_up: Callable[[], object] | None = None) -> list[float]:
-  """Seconds per call of `fn` after a warm-up (caches, TensorFlow's start)."""
-  (warm_up or fn)()
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return times
-
-
-def _report(figure: str, values: Sequence[float], **extra) -> None:
-  print(json.dumps({"figure": figure, "median": round(statistics.median(values), 4),
-                    "min": round(min(values), 4), "max": round(max(values), 4),
-                    "repeats": len(values), **extra}), flush=True)
-
-
 def main(argv: Sequence[str]) -> None:
   del argv
   cpu = _CPU.value if _CPU.value is not None else min(os.sched_getaffinity(0))
@@ -53,6 +32,7 @@ def main(argv: Sequence[str]) -> None:
   # Imported after pinning so that TensorFlow's thread pools see one core.
   import numpy as np  # pylint: disable=g-import-not-at-top
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  from benchmarks import common  # pylint: disable=g-import-not-at-top
   from dftnet_jax import expressions  # pylint: disable=g-import-not-at-top
   from dftnet_jax import faces  # pylint: disable=g-import-not-at-top
   from dftnet_jax.datasets import synthetic_faces  # pylint: disable=g-import-not-at-top
@@ -65,9 +45,10 @@ def main(argv: Sequence[str]) -> None:
     def render_all(size=size):
       for identity, target in inputs:
         faces.render(identity, target, size)
-    times = _timings(render_all, _REPEATS.value)
-    _report("render_images_per_s", [len(inputs) / t for t in times], size=size,
-            images=len(inputs), cpu=cpu)
+    times = common.time_fn(render_all, repeats=_REPEATS.value)
+    common.emit(benchmark="render", size=size, images=len(inputs), cpu=cpu,
+                images_per_s=len(inputs) / times["median"],
+                images_per_s_best=len(inputs) / times["min"])
 
   num = _BUILD_EXAMPLES.value
   for size in map(int, _SIZES.value) if num else ():
@@ -78,9 +59,10 @@ def main(argv: Sequence[str]) -> None:
       with tempfile.TemporaryDirectory() as data_dir:
         builder = synthetic_faces.SyntheticFaces(config=config, data_dir=data_dir)
         builder.download_and_prepare()
-    times = _timings(build, _BUILD_REPEATS.value, warm_up=lambda: build(num=20))
-    _report("tfds_build_s", times, size=size, images=num,
-            images_per_s=round(num / statistics.median(times), 1), cpu=cpu)
+    times = common.time_fn(build, repeats=_BUILD_REPEATS.value, warm_up_fn=lambda: build(num=20))
+    common.emit(benchmark="tfds_build", size=size, images=num, cpu=cpu,
+                **{f"{k}_s": t for k, t in times.items()},
+                images_per_s=num / times["median"])
 
 
 if __name__ == "__main__":

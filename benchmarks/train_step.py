@@ -1,6 +1,6 @@
 """Training throughput: one cycle of n_critic D steps + 1 G step.
 
-Usage: python benchmarks/train_step.py [--configs default,synthetic] [--batch 16]
+Usage: python -m benchmarks.train_step [--configs default,synthetic] [--batch 16]
            [--conv_impls native,auto] [--variants dftnet,ganimation]
 
 A cycle is GANimation's: n_critic (5) critic steps, each on a fresh batch,
@@ -16,10 +16,10 @@ import argparse
 import importlib
 import time
 
-import common  # pylint: disable=g-bad-import-order
 import jax
 import numpy as np
 
+from benchmarks import common
 from dftnet_jax import aus
 from dftnet_jax import train
 

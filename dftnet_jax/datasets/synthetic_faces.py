@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import io
 
-from etils import epath
 import numpy as np
 from PIL import Image
 import tensorflow_datasets as tfds
@@ -71,13 +70,6 @@ class SyntheticFaces(tfds.core.GeneratorBasedBuilder):
       SyntheticFacesConfig(name="res64", description="64x64, for CPU runs.",
                            resolution=64),
   ]
-
-  @tfds.core.utils.classproperty
-  @classmethod
-  def code_path(cls) -> epath.Path:
-    # TFDS 4.9.10 finds this file through `importlib_resources`, which it only
-    # declares for Python < 3.9 (tensorflow/datasets#11212); say it directly.
-    return epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     size = self.builder_config.resolution
