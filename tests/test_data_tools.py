@@ -13,7 +13,7 @@ from PIL import Image
 import pytest
 
 from dftnet_jax.data_tools import crop_faces
-from dftnet_jax.data_tools import faces
+from dftnet_jax.data_tools import face_crop
 from dftnet_jax.data_tools import files
 from dftnet_jax.data_tools import openface_to_ganimation
 from dftnet_jax.datasets import layout
@@ -53,8 +53,8 @@ def test_crop_faces_keeps_the_largest_of_several_faces(tmp_path, capsys,
   (tmp_path / "photos").mkdir()
   photo = _gradient_photo()
   Image.fromarray(photo).save(tmp_path / "photos" / "group.png")
-  big, small = faces.Box(10, 5, 64), faces.Box(80, 40, 20)
-  monkeypatch.setattr(faces, "detect_faces", lambda image, margin: [big, small])
+  big, small = face_crop.Box(10, 5, 64), face_crop.Box(80, 40, 20)
+  monkeypatch.setattr(face_crop, "detect_faces", lambda image, margin: [big, small])
   crop_faces.main(["--input_dir", str(tmp_path / "photos"), "--output_dir",
                    str(tmp_path / "crops"), "--size", "64"])
   assert "2 faces in" in capsys.readouterr().out
@@ -66,25 +66,25 @@ def test_crop_faces_keeps_the_largest_of_several_faces(tmp_path, capsys,
 
 def test_detect_face_finds_none_in_a_blank_photo():
   pytest.importorskip("cv2")
-  assert faces.detect_face(_gradient_photo()) is None
+  assert face_crop.detect_face(_gradient_photo()) is None
 
 
 def test_detection_without_opencv_says_what_to_install(monkeypatch):
   monkeypatch.setitem(sys.modules, "cv2", None)  # makes `import cv2` fail
   with pytest.raises(ImportError, match="opencv-python-headless"):
-    faces.detect_faces(_gradient_photo())
+    face_crop.detect_faces(_gradient_photo())
 
 
 def test_crop_face_inside_the_photo_is_the_box():
   photo = _gradient_photo()
   np.testing.assert_array_equal(
-      faces.crop_face(photo, faces.Box(left=7, top=3, size=40), 40),
+      face_crop.crop_face(photo, face_crop.Box(left=7, top=3, size=40), 40),
       photo[3:43, 7:47])
 
 
 def test_crop_face_repeats_edge_pixels_beyond_the_photo():
   photo = _gradient_photo()
-  crop = faces.crop_face(photo, faces.Box(left=-5, top=80, size=20), 20)
+  crop = face_crop.crop_face(photo, face_crop.Box(left=-5, top=80, size=20), 20)
   np.testing.assert_array_equal(crop[:10, 5:], photo[80:90, :15])
   np.testing.assert_array_equal(crop[10:, 5:], np.broadcast_to(
       photo[89, :15], (10, 15, 3)))
@@ -92,7 +92,7 @@ def test_crop_face_repeats_edge_pixels_beyond_the_photo():
 
 
 def test_crop_face_resizes():
-  crop = faces.crop_face(_gradient_photo(), faces.Box(0, 0, 80), 32)
+  crop = face_crop.crop_face(_gradient_photo(), face_crop.Box(0, 0, 80), 32)
   assert crop.shape == (32, 32, 3) and crop.dtype == np.uint8
 
 

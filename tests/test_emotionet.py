@@ -53,6 +53,7 @@ def test_openface_layout_reads_back(tmp_path, one_csv):
 
 
 def test_config_names_follow_options():
+  assert emotionet.make_config() is emotionet.Emotionet.BUILDER_CONFIGS[0]
   assert emotionet.make_config().name == "ganimation"
   assert (emotionet.make_config("openface", image_size=64, skip_bad=True,
                                 test_fraction=0.2, split_seed=1).name

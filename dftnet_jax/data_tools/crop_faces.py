@@ -20,7 +20,7 @@ from PIL import Image
 from PIL import ImageOps
 import tqdm
 
-from dftnet_jax.data_tools import faces
+from dftnet_jax.data_tools import face_crop
 from dftnet_jax.data_tools import files
 from dftnet_jax.datasets import layout
 
@@ -49,7 +49,7 @@ def crop_folder(input_dir: pathlib.Path, output_dir: pathlib.Path, *,
       outcomes["unreadable"].append(path.name)
       tqdm.tqdm.write(f"unreadable: {path}: {e}")
       continue
-    boxes = faces.detect_faces(image, margin=margin)
+    boxes = face_crop.detect_faces(image, margin=margin)
     if not boxes:
       outcomes["no face"].append(path.name)
       tqdm.tqdm.write(f"no face: {path}")
@@ -57,7 +57,7 @@ def crop_folder(input_dir: pathlib.Path, output_dir: pathlib.Path, *,
     if len(boxes) > 1:
       outcomes["several faces"].append(path.name)
       tqdm.tqdm.write(f"{len(boxes)} faces in {path}: kept the largest")
-    crop = faces.crop_face(image, boxes[0], size)
+    crop = face_crop.crop_face(image, boxes[0], size)
     files.atomic_write(output_dir / f"{photo_id}{layout.IMAGE_SUFFIX}",
                        files.encode_jpeg(crop))
     outcomes["cropped"].append(path.name)
@@ -74,7 +74,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                       help="where the crops go, e.g. prepared/imgs")
   parser.add_argument("--size", type=int, default=128,
                       help="side of the square crops in pixels")
-  parser.add_argument("--margin", type=float, default=faces.DEFAULT_MARGIN,
+  parser.add_argument("--margin", type=float, default=face_crop.DEFAULT_MARGIN,
                       help="extra room around the detected face, as a"
                       " fraction of its side, on every side")
   return parser.parse_args(argv)

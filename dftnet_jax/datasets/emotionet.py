@@ -91,14 +91,19 @@ class EmotionetConfig(tfds.core.BuilderConfig):
       raise ValueError(f"image_size must be positive, got {self.image_size}")
 
 
+_CONFIGS: dict[str, EmotionetConfig] = {}
+
+
 def make_config(source: str = "ganimation", *,
                 image_size: int = DEFAULT_IMAGE_SIZE, skip_bad: bool = False,
                 test_fraction: float = DEFAULT_TEST_FRACTION,
                 split_seed: int = DEFAULT_SPLIT_SEED) -> EmotionetConfig:
-  """A config named after its non-default options.
+  """The config named after its non-default options.
 
   TFDS stores each build under the config's name, so the name must change
   with anything that changes the data: e.g. `ganimation_res64_skip_bad`.
+  One instance per name, since TFDS refuses a second object under the name
+  of one of `Emotionet.BUILDER_CONFIGS`.
   """
   parts = [source]
   if image_size != DEFAULT_IMAGE_SIZE:
@@ -108,12 +113,15 @@ def make_config(source: str = "ganimation", *,
   if source == "openface" and (test_fraction, split_seed) != (
       DEFAULT_TEST_FRACTION, DEFAULT_SPLIT_SEED):
     parts.append(f"test{test_fraction:g}_seed{split_seed}".replace(".", "p"))
-  return EmotionetConfig(
-      name="_".join(parts),
-      description=f"{source} layout, {image_size}x{image_size} crops"
-      + (", bad examples skipped" if skip_bad else ""),
-      source=source, image_size=image_size, skip_bad=skip_bad,
-      test_fraction=test_fraction, split_seed=split_seed)
+  name = "_".join(parts)
+  if name not in _CONFIGS:
+    _CONFIGS[name] = EmotionetConfig(
+        name=name,
+        description=f"{source} layout, {image_size}x{image_size} crops"
+        + (", bad examples skipped" if skip_bad else ""),
+        source=source, image_size=image_size, skip_bad=skip_bad,
+        test_fraction=test_fraction, split_seed=split_seed)
+  return _CONFIGS[name]
 
 
 Entries = dict[str, list[tuple[str, epath.Path]]]  # split -> (id, image)
@@ -166,13 +174,6 @@ class Emotionet(tfds.core.GeneratorBasedBuilder):
   RELEASE_NOTES = {"1.0.0": "First release."}
   BUILDER_CONFIGS = [make_config("ganimation"), make_config("openface")]
   MANUAL_DOWNLOAD_INSTRUCTIONS = _INSTRUCTIONS
-
-  @tfds.core.utils.classproperty
-  @classmethod
-  def code_path(cls) -> epath.Path:
-    # TFDS 4.9.10 looks this file up through `importlib_resources`, a package
-    # it no longer installs on Python >= 3.9 (tensorflow/datasets#11212).
-    return epath.Path(__file__)
 
   def _info(self) -> tfds.core.DatasetInfo:
     size = self.builder_config.image_size
