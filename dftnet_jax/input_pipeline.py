@@ -3,7 +3,7 @@
 Batches are dicts of numpy arrays with a leading device axis, ready for pmap:
   image       float32 [D, B, H, W, 3] in [-1, 1]
   aus         float32 [D, B, 17], the image's own AUs in [0, 1]
-  target_aus  float32 [D, B, 17], another training example's AUs plus
+  target_aus  float32 [D, B, 17], another example's AUs (same split) plus
               U(-noise, noise), clipped to [0, 1] (GANimation's targets)
 Training streams repeat forever, shuffled and randomly mirrored; evaluation
 streams pass once, in order, unmirrored, with seeded targets. Every random
@@ -51,15 +51,17 @@ def _seeds(seed: int, process_index: int) -> dict[str, int]:
   return dict(zip(names, (int(v) for v in values)))
 
 
-def _target_aus(builder: tfds.core.DatasetBuilder, split: str,
-                seed: int) -> tf.data.Dataset:
-  """An endless stream of the split's AUs, in an order of their own."""
+def _target_aus(builder: tfds.core.DatasetBuilder, split: str, seed: int,
+                shuffle_buffer: int) -> tf.data.Dataset:
+  """An endless stream of the split's AUs, in an order of their own.
+
+  The AUs are cached in memory (68 bytes per example), so only the first
+  epoch reads the records a second time.
+  """
   ds = builder.as_dataset(
       split=split, decoders=tfds.decode.PartialDecoding({"aus": True}))
   ds = ds.map(lambda example: example["aus"]).cache()
-  # AUs are 68 bytes each, so the buffer can hold the whole split.
-  num_examples = builder.info.splits[split].num_examples
-  return ds.repeat().shuffle(num_examples, seed=seed)
+  return ds.repeat().shuffle(shuffle_buffer, seed=seed)
 
 
 def _preprocess(index: tf.Tensor, example: dict[str, tf.Tensor],
@@ -105,7 +107,8 @@ def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
     target_au_noise: half-width of the uniform noise added to target AUs.
     process_index: this process; defaults to `jax.process_index()`.
     process_count: all processes; defaults to `jax.process_count()`.
-    shuffle_buffer: examples in the training shuffle buffer.
+    shuffle_buffer: examples in the shuffle buffers of the training images
+      (encoded, ~30 KB each at 128x128) and of the target AUs.
 
   Returns:
     The batched dataset (see the module docstring). Incomplete batches are
@@ -121,11 +124,11 @@ def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
   process_count = (jax.process_count() if process_count is None
                    else process_count)
   num_devices = process_count * num_local_devices
-  if batch_size % num_devices:
+  if batch_size < num_devices or batch_size % num_devices:
     raise ValueError(
-        f"the global batch size {batch_size} must be divisible by the number"
+        f"the global batch size {batch_size} is not divisible by the number"
         f" of devices, {process_count} process(es) x {num_local_devices}"
-        f" local device(s) = {num_devices}")
+        f" local device(s) = {num_devices}: it must be a positive multiple")
   seeds = _seeds(seed, process_index)
   # Equal shares: every process must run the same number of steps.
   process_split = tfds.split_for_jax_process(
@@ -137,7 +140,8 @@ def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
       read_config=tfds.ReadConfig(shuffle_seed=seeds["files"]))
   if train:
     ds = ds.repeat().shuffle(shuffle_buffer, seed=seeds["shuffle"])
-  targets = _target_aus(dataset_builder, process_split, seeds["targets"])
+  targets = _target_aus(dataset_builder, process_split, seeds["targets"],
+                        shuffle_buffer)
   image_feature = dataset_builder.info.features["image"]
   ds = tf.data.Dataset.zip(ds, targets).enumerate().map(
       lambda index, pair: _preprocess(

@@ -54,7 +54,8 @@ def test_crop_faces_keeps_the_largest_of_several_faces(tmp_path, capsys,
   photo = _gradient_photo()
   Image.fromarray(photo).save(tmp_path / "photos" / "group.png")
   big, small = face_crop.Box(10, 5, 64), face_crop.Box(80, 40, 20)
-  monkeypatch.setattr(face_crop, "detect_faces", lambda image, margin: [big, small])
+  monkeypatch.setattr(face_crop, "detect_faces",
+                      lambda image, margin: [big, small])
   crop_faces.main(["--input_dir", str(tmp_path / "photos"), "--output_dir",
                    str(tmp_path / "crops"), "--size", "64"])
   assert "2 faces in" in capsys.readouterr().out

@@ -52,6 +52,13 @@ def test_openface_layout_reads_back(tmp_path, one_csv):
     assert_read_back(builder, tmp_path / "manual", raw, split, ids)
 
 
+def test_an_empty_split_is_left_out(tmp_path):
+  td.write_openface(tmp_path / "manual", num=4)
+  builder = td.build(tmp_path / "manual", tmp_path / "data", "openface",
+                     test_fraction=0.0)
+  assert list(builder.info.splits) == ["train"]
+
+
 def test_config_names_follow_options():
   assert emotionet.make_config() is emotionet.Emotionet.BUILDER_CONFIGS[0]
   assert emotionet.make_config().name == "ganimation"
@@ -184,8 +191,9 @@ def test_skip_bad_skips_and_counts(tmp_path, caplog, reason):
     builder = td.build(tmp_path / "manual", tmp_path / "data", skip_bad=True)
   assert sorted(td.read_split(builder, "train")) == [
       i for i in sorted(raw)[:6] if i != "img001"]
+  # One line: the test split has nothing to skip.
   [line] = [r.getMessage() for r in caplog.records
-            if ": skipped " in r.getMessage()]  # One line; the test split is fine.
+            if ": skipped " in r.getMessage()]
   assert "train: skipped 1 of 6 examples" in line and f"{reason}: 1" in line
 
 
@@ -208,7 +216,8 @@ def test_id_listed_twice_is_refused(tmp_path):
 def test_missing_layout_files_point_to_the_instructions(tmp_path):
   (tmp_path / "manual").mkdir()
   (tmp_path / "manual" / "notes.txt").write_text("")
-  with pytest.raises(FileNotFoundError, match="(?s)aus_openface.pkl.*EmotioNet is licensed"):
+  with pytest.raises(FileNotFoundError,
+                     match="(?s)aus_openface.pkl.*EmotioNet is licensed"):
     td.build(tmp_path / "manual", tmp_path / "data")
 
 

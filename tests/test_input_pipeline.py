@@ -130,9 +130,12 @@ def test_same_seed_same_batches_other_seed_other_batches(builder):
                               np.stack([x[key] for x in c]))
 
 
-def test_indivisible_batch_is_refused(builder):
-  with pytest.raises(ValueError, match="divisible.*2 process.*3 local"):
-    batches(builder, 1, batch_size=8, num_local_devices=3, process_count=2)
+@pytest.mark.parametrize("batch_size", [8, 0])
+def test_indivisible_batch_is_refused(builder, batch_size):
+  with pytest.raises(ValueError,
+                     match="not divisible.*2 process.*3 local"):
+    batches(builder, 1, batch_size=batch_size, num_local_devices=3,
+            process_count=2)
 
 
 def test_get_builder_imports_our_datasets(tmp_path):

@@ -63,7 +63,7 @@ _CITATION = """\
 """
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False)
 class EmotionetConfig(tfds.core.BuilderConfig):
   """What to read and how strictly; build configs with `make_config`.
 
@@ -202,8 +202,9 @@ class Emotionet(tfds.core.GeneratorBasedBuilder):
       entries, lookup = _ganimation_source(root)
     else:
       entries, lookup = _openface_source(root, self.builder_config)
+    # TFDS refuses empty splits: a test_fraction of 0 leaves only "train".
     return {split: self._generate_examples(split, split_entries, lookup)
-            for split, split_entries in entries.items()}
+            for split, split_entries in entries.items() if split_entries}
 
   def _generate_examples(self, split: str,
                          entries: list[tuple[str, epath.Path]],

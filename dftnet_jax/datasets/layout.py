@@ -176,7 +176,7 @@ def pickle_lookup(path: epath.PathLike) -> AusLookup:
 
 def read_image(path: epath.Path, example_id: str,
                image_size: int) -> tuple[np.ndarray, str]:
-  """Decodes an RGB image of `image_size`² with PIL; returns it and its format."""
+  """Decodes a square RGB image with PIL; returns it and its format."""
   where = f"{path} (id {example_id!r})"
   try:
     data = path.read_bytes()
