@@ -70,6 +70,23 @@ def test_detect_face_finds_none_in_a_blank_photo():
   assert face_crop.detect_face(_gradient_photo()) is None
 
 
+def test_detect_face_centres_a_rendered_face():
+  """A synthetic face (main's renderer) pasted into a flat photo is found."""
+  pytest.importorskip("cv2")
+  renderer = pytest.importorskip("dftnet_jax.faces")
+  expressions = pytest.importorskip("dftnet_jax.expressions")
+  rng = np.random.default_rng(0)
+  face = renderer.render(renderer.sample_identity(rng),
+                         expressions.sample_aus(rng), 256)
+  photo = np.full((480, 640, 3), 120, np.uint8)
+  photo[100:356, 300:556] = face
+  box = face_crop.detect_face(photo)
+  assert box is not None
+  centre = (box.left + box.size / 2, box.top + box.size / 2)
+  assert abs(centre[0] - 428) < 20 and abs(centre[1] - 228) < 20
+  assert 200 < box.size < 320
+
+
 def test_detection_without_opencv_says_what_to_install(monkeypatch):
   monkeypatch.setitem(sys.modules, "cv2", None)  # makes `import cv2` fail
   with pytest.raises(ImportError, match="opencv-python-headless"):
@@ -108,6 +125,9 @@ def test_converter_output_reads_back_like_the_openface_build(tmp_path,
       "--output_dir", str(tmp_path / "prepared"), "--image_size",
       str(td.SIZE), "--test_fraction", "0.25", "--seed", "3"]) == 0
   assert not list(tmp_path.glob("prepared/**/.*.tmp"))
+  for name in ("img000.jpg", "img007.jpg"):  # JPEGs are copied unchanged
+    assert (tmp_path / "prepared" / "imgs" / name).read_bytes() == (
+        tmp_path / "manual" / "imgs" / name).read_bytes()
   table = safe_pickle.load(tmp_path / "prepared" / layout.AUS_FILE)
   assert sorted(table) == sorted(raw)
   for example_id, au in table.items():
