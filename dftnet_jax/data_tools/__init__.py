@@ -1,0 +1,1 @@
+"""Command-line tools that prepare face datasets (see data/README.md)."""

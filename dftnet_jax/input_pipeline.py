@@ -1,0 +1,160 @@
+"""tf.data input pipeline: TFDS examples to per-device batches.
+
+Batches are dicts of numpy arrays with a leading device axis, ready for pmap:
+  image       float32 [D, B, H, W, 3] in [-1, 1]
+  aus         float32 [D, B, 17], the image's own AUs in [0, 1]
+  target_aus  float32 [D, B, 17], another example's AUs (same split) plus
+              U(-noise, noise), clipped to [0, 1] (GANimation's targets)
+Training streams repeat forever, shuffled and randomly mirrored; evaluation
+streams pass once, in order, unmirrored, with seeded targets. Every random
+choice is drawn from `seed`, so the same seed gives the same batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import importlib
+
+import jax
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from dftnet_jax import aus
+
+# Our datasets live in dftnet_jax.datasets.<name>, named as TFDS names them.
+_DATASETS_PACKAGE = "dftnet_jax.datasets"
+
+
+def get_builder(name: str, *, data_dir: str | None = None
+                ) -> tfds.core.DatasetBuilder:
+  """The TFDS builder for one of our datasets, e.g. "synthetic_faces/res64".
+
+  Importing the dataset's module registers its builder with TFDS.
+  """
+  module = f"{_DATASETS_PACKAGE}.{name.split('/')[0].split(':')[0]}"
+  try:
+    importlib.import_module(module)
+  except ModuleNotFoundError as e:
+    if e.name != module:
+      raise
+    raise ValueError(
+        f"unknown dataset {name!r}: there is no module {module}") from None
+  return tfds.builder(name, data_dir=data_dir)
+
+
+def _seeds(seed: int, process_index: int) -> dict[str, int]:
+  """Independent seeds for each random choice, different on each process."""
+  names = ("files", "shuffle", "targets", "flip", "noise")
+  values = np.random.SeedSequence([seed, process_index]).generate_state(
+      len(names))
+  return dict(zip(names, (int(v) for v in values)))
+
+
+def _target_aus(builder: tfds.core.DatasetBuilder, split: str, seed: int,
+                shuffle_buffer: int) -> tf.data.Dataset:
+  """An endless stream of the split's AUs, in an order of their own.
+
+  The AUs are cached in memory (68 bytes per example), so only the first
+  epoch reads the records a second time.
+  """
+  ds = builder.as_dataset(
+      split=split, decoders=tfds.decode.PartialDecoding({"aus": True}))
+  ds = ds.map(lambda example: example["aus"]).cache()
+  return ds.repeat().shuffle(shuffle_buffer, seed=seed)
+
+
+def _preprocess(index: tf.Tensor, example: dict[str, tf.Tensor],
+                target: tf.Tensor, *, image_feature: tfds.features.Image,
+                seeds: dict[str, int], train: bool,
+                target_au_noise: float) -> dict[str, tf.Tensor]:
+  """Decodes, mirrors (training), scales, and perturbs the target AUs.
+
+  Random draws are keyed by the element's index, so they do not depend on
+  how tf.data schedules the parallel map.
+  """
+  image = image_feature.decode_example(example["image"])
+  if train:
+    # Mirroring a face leaves its AU intensities unchanged.
+    image = tf.image.stateless_random_flip_left_right(
+        image, seed=tf.stack([tf.constant(seeds["flip"], tf.int64), index]))
+  noise = tf.random.stateless_uniform(
+      [aus.NUM_AUS], seed=tf.stack([tf.constant(seeds["noise"], tf.int64),
+                                    index]),
+      minval=-target_au_noise, maxval=target_au_noise)
+  return {
+      "image": tf.cast(image, tf.float32) / 127.5 - 1.0,  # [0, 255] -> [-1, 1]
+      "aus": example["aus"],
+      "target_aus": tf.clip_by_value(target + noise, 0.0, 1.0),
+  }
+
+
+def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
+                   batch_size: int, num_local_devices: int, train: bool,
+                   seed: int, target_au_noise: float = 0.1,
+                   process_index: int | None = None,
+                   process_count: int | None = None,
+                   shuffle_buffer: int = 10_000) -> tf.data.Dataset:
+  """This process's share of a split as batches of [devices, batch, ...].
+
+  Args:
+    dataset_builder: a prepared builder with `image` and `aus` features.
+    split: e.g. "train"; each process reads a disjoint, equal part of it.
+    batch_size: the global batch, over all processes and devices.
+    num_local_devices: devices of this process (the leading batch axis).
+    train: shuffle, mirror and repeat forever; otherwise one ordered pass.
+    seed: seeds every random choice.
+    target_au_noise: half-width of the uniform noise added to target AUs.
+    process_index: this process; defaults to `jax.process_index()`.
+    process_count: all processes; defaults to `jax.process_count()`.
+    shuffle_buffer: examples in the shuffle buffers of the training images
+      (encoded, ~30 KB each at 128x128) and of the target AUs.
+
+  Returns:
+    The batched dataset (see the module docstring). Incomplete batches are
+    dropped, so an evaluation pass may miss up to one global batch.
+
+  Raises:
+    ValueError: `batch_size` does not divide evenly over the devices.
+  """
+  # tf.data only feeds the host; accelerators belong to JAX.
+  tf.config.set_visible_devices([], "GPU")
+  process_index = (jax.process_index() if process_index is None
+                   else process_index)
+  process_count = (jax.process_count() if process_count is None
+                   else process_count)
+  num_devices = process_count * num_local_devices
+  if batch_size < num_devices or batch_size % num_devices:
+    raise ValueError(
+        f"the global batch size {batch_size} is not divisible by the number"
+        f" of devices, {process_count} process(es) x {num_local_devices}"
+        f" local device(s) = {num_devices}: it must be a positive multiple")
+  seeds = _seeds(seed, process_index)
+  # Equal shares: every process must run the same number of steps.
+  process_split = tfds.split_for_jax_process(
+      split, process_index=process_index, process_count=process_count,
+      drop_remainder=True)
+  ds = dataset_builder.as_dataset(
+      split=process_split, shuffle_files=train,
+      decoders={"image": tfds.decode.SkipDecoding()},
+      read_config=tfds.ReadConfig(shuffle_seed=seeds["files"]))
+  if train:
+    ds = ds.repeat().shuffle(shuffle_buffer, seed=seeds["shuffle"])
+  targets = _target_aus(dataset_builder, process_split, seeds["targets"],
+                        shuffle_buffer)
+  image_feature = dataset_builder.info.features["image"]
+  ds = tf.data.Dataset.zip(ds, targets).enumerate().map(
+      lambda index, pair: _preprocess(
+          index, *pair, image_feature=image_feature, seeds=seeds, train=train,
+          target_au_noise=target_au_noise),
+      num_parallel_calls=tf.data.AUTOTUNE)
+  per_device = batch_size // num_devices
+  ds = ds.batch(per_device, drop_remainder=True)
+  ds = ds.batch(num_local_devices, drop_remainder=True)
+  return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def create_split(dataset_builder: tfds.core.DatasetBuilder, **kwargs
+                 ) -> Iterator[dict[str, np.ndarray]]:
+  """`create_dataset` as an iterator of numpy batches; same arguments."""
+  return iter(tfds.as_numpy(create_dataset(dataset_builder, **kwargs)))
