@@ -30,9 +30,13 @@ setup(
         "pillow>=10",
         "absl-py>=2.1",
         "ml-collections~=1.1",
+        "tqdm",
     ],
     extras_require={
         # scipy is the independent reference for the warp tests.
-        "test": ["pytest>=8", "scipy>=1.13"],
+        "test": ["pytest>=8", "scipy>=1.13", "opencv-python-headless<5"],
+        # Face detection for crop_faces and the editing CLI (OpenCV 5 drops
+        # the bundled Haar cascades).
+        "data": ["opencv-python-headless<5"],
     },
 )

@@ -12,11 +12,9 @@ repeats, after a warm-up that fills the shuffle buffer).
 from __future__ import annotations
 
 from collections.abc import Sequence
-import json
 import os
 import pathlib
 import pickle
-import statistics
 import tempfile
 import time
 
@@ -28,6 +26,7 @@ import numpy as np
 from PIL import Image
 import tensorflow_datasets as tfds
 
+from benchmarks import common
 from dftnet_jax import aus
 from dftnet_jax import input_pipeline
 from dftnet_jax.data_tools import files
@@ -72,31 +71,22 @@ def write_folder(root: pathlib.Path, num_images: int, seed: int) -> None:
 
 def measure(builder: tfds.core.DatasetBuilder, batch_size: int, *,
             warmup: int, batches: int, repeats: int) -> dict[str, float]:
-  """Images/s over `repeats` timed runs of `batches` batches each."""
+  """Images/s (from the median, fastest and slowest run of `batches`)."""
   stream = input_pipeline.create_split(
       builder, split="train", batch_size=batch_size, num_local_devices=1,
       train=True, seed=0)
-  for _ in range(warmup):
-    next(stream)
-  rates = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    for _ in range(batches):
-      next(stream)
-    rates.append(batches * batch_size / (time.perf_counter() - start))
-  return {"median": statistics.median(rates), "min": min(rates),
-          "max": max(rates)}
-
-
-def emit(**fields) -> None:
-  print(json.dumps(fields), flush=True)
+  times = common.time_fn(lambda: [next(stream) for _ in range(batches)], repeats=repeats,
+                         warm_up_fn=lambda: [next(stream) for _ in range(warmup)])
+  return {"images_per_s": batches * batch_size / times["median"],
+          "images_per_s_best": batches * batch_size / times["min"],
+          "images_per_s_worst": batches * batch_size / times["max"]}
 
 
 def main(argv: Sequence[str]) -> None:
   del argv
   tfds.disable_progress_bar()
   num_images = _NUM_IMAGES.value
-  common = {"image_size": IMAGE_SIZE, "num_images": num_images,
+  fields = {"image_size": IMAGE_SIZE, "num_images": num_images,
             "cpu_count": os.cpu_count()}
   with tempfile.TemporaryDirectory() as tmp:
     root = pathlib.Path(tmp)
@@ -107,16 +97,15 @@ def main(argv: Sequence[str]) -> None:
     start = time.perf_counter()
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
         manual_dir=str(root / "manual")))
-    emit(benchmark="emotionet_build", **common,
-         images_per_s=round(num_images / (time.perf_counter() - start), 1))
+    common.emit(benchmark="emotionet_build", **fields,
+                images_per_s=num_images / (time.perf_counter() - start))
     for batch_size in map(int, _BATCH_SIZES.value):
       rates = measure(builder, batch_size, warmup=_WARMUP.value,
                       batches=_BATCHES.value, repeats=_REPEATS.value)
-      emit(benchmark="input_pipeline_train", **common,
-           global_batch=batch_size, num_local_devices=1,
-           warmup_batches=_WARMUP.value, batches_per_repeat=_BATCHES.value,
-           repeats=_REPEATS.value,
-           images_per_s={k: round(v, 1) for k, v in rates.items()})
+      common.emit(benchmark="input_pipeline_train", **fields,
+                  global_batch=batch_size, num_local_devices=1,
+                  warmup_batches=_WARMUP.value, batches_per_repeat=_BATCHES.value,
+                  repeats=_REPEATS.value, **rates)
 
 
 if __name__ == "__main__":

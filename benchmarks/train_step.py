@@ -34,7 +34,8 @@ def bench(config_name: str, variant: str, conv_impl: str, batch: int, cycles: in
   p_d_step, p_g_step = train.parallel_steps(config, g_state, d_state)
   rng = np.random.default_rng(0)
   batches = [{"image": rng.uniform(-1, 1, (1, batch, size, size, 3)).astype(np.float32),
-              "aus": rng.uniform(0, 1, (1, batch, aus.NUM_AUS)).astype(np.float32)}
+              "aus": rng.uniform(0, 1, (1, batch, aus.NUM_AUS)).astype(np.float32),
+              "target_aus": rng.uniform(0, 1, (1, batch, aus.NUM_AUS)).astype(np.float32)}
              for _ in range(config.n_critic)]
   key = jax.random.key(1)
 

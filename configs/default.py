@@ -68,6 +68,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.batch_size = 25
   # Critic steps per generator step.
   config.n_critic = 5
-  # Target AUs are another example's AUs plus U(-noise, noise), clipped.
+  # Target AUs are another example's AUs plus U(-noise, noise), clipped
+  # (drawn by the input pipeline).
   config.target_au_noise = 0.1
   return config

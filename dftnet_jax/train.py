@@ -23,7 +23,9 @@ import optax
 from dftnet_jax import losses
 from dftnet_jax import models
 
-Batch = dict[str, jax.Array]  # 'image' [B, H, W, 3] in [-1, 1], 'aus' [B, 17]
+# 'image' [B, H, W, 3] in [-1, 1]; 'aus' and 'target_aus' [B, 17] in [0, 1]
+# (the input pipeline draws targets from other examples).
+Batch = dict[str, jax.Array]
 Metrics = dict[str, jax.Array]
 ApplyFn = Callable[..., Any]
 
@@ -60,14 +62,6 @@ def replicate(tree: Any) -> Any:
   return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
 
 
-def sample_target_aus(key: jax.Array, aus: jax.Array, noise: float) -> jax.Array:
-  """Another example's AUs plus U(−noise, noise), clipped to [0, 1]."""
-  perm_key, noise_key = jax.random.split(key)
-  targets = jax.random.permutation(perm_key, aus, axis=0)
-  jitter = jax.random.uniform(noise_key, aus.shape, minval=-noise, maxval=noise)
-  return jnp.clip(targets + jitter, 0.0, 1.0)
-
-
 def _au_divisor(config: ml_collections.ConfigDict) -> float:
   if config.loss.au_mse == "ganimation":
     return float(config.batch_size)
@@ -81,8 +75,10 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, key: jax.Array, *,
                 ) -> tuple[jax.Array, Metrics]:
   """WGAN critic loss with gradient penalty and AU regression on real images."""
   critic = lambda x: d_apply({"params": d_params}, x)
-  real_map, real_aus = critic(batch["image"])
-  fake_map, _ = critic(fake)
+  # One critic pass over real and fake together: larger, fewer convolutions.
+  maps, predicted_aus = critic(jnp.concatenate([batch["image"], fake]))
+  real_map, fake_map = jnp.split(maps, 2)
+  real_aus = predicted_aus[:fake.shape[0]]
   adv = losses.critic_wgan(real_map, fake_map)
   gp = losses.gradient_penalty(lambda x: critic(x)[0], batch["image"], fake, key,
                                reduction=config.loss.gp_reduction)
@@ -92,7 +88,7 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, key: jax.Array, *,
                  "d_real_minus_fake": -adv}
 
 
-def generator_loss(g_params: Any, d_params: Any, batch: Batch, targets: jax.Array, *,
+def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
                    g_apply: ApplyFn, d_apply: ApplyFn, config: ml_collections.ConfigDict
                    ) -> tuple[jax.Array, Metrics]:
   """Adversarial + AU + cycle + the variant's flow/attention regularisers.
@@ -101,6 +97,7 @@ def generator_loss(g_params: Any, d_params: Any, batch: Batch, targets: jax.Arra
   as one term) and the weighted total.
   """
   generate = lambda x, y: g_apply({"params": g_params}, x, y)
+  targets = batch["target_aus"]
   edited = generate(batch["image"], targets)
   cycled = generate(edited.image, batch["aus"])
   fake_map, fake_aus = d_apply({"params": d_params}, edited.image)
@@ -152,11 +149,9 @@ def d_step(d_state: train_state.TrainState, g_params: Any, batch: Batch, key: ja
   Returns:
     The updated critic state and device-averaged metrics.
   """
-  target_key, gp_key = jax.random.split(_device_key(key))
-  targets = sample_target_aus(target_key, batch["aus"], config.target_au_noise)
-  fake = lax.stop_gradient(g_apply({"params": g_params}, batch["image"], targets).image)
+  fake = lax.stop_gradient(g_apply({"params": g_params}, batch["image"], batch["target_aus"]).image)
   grad_fn = jax.grad(critic_loss, has_aux=True)
-  grads, metrics = grad_fn(d_state.params, fake, batch, gp_key, d_apply=d_state.apply_fn,
+  grads, metrics = grad_fn(d_state.params, fake, batch, _device_key(key), d_apply=d_state.apply_fn,
                            config=config)
   grads, metrics = lax.pmean((grads, metrics), "batch")
   return d_state.apply_gradients(grads=grads), metrics
@@ -178,9 +173,8 @@ def g_step(g_state: train_state.TrainState, d_params: Any, batch: Batch, key: ja
   Returns:
     The updated generator state and device-averaged metrics.
   """
-  targets = sample_target_aus(_device_key(key), batch["aus"], config.target_au_noise)
   grad_fn = jax.grad(generator_loss, has_aux=True)
-  grads, metrics = grad_fn(g_state.params, d_params, batch, targets, g_apply=g_state.apply_fn,
+  grads, metrics = grad_fn(g_state.params, d_params, batch, g_apply=g_state.apply_fn,
                            d_apply=d_apply, config=config)
   grads, metrics = lax.pmean((grads, metrics), "batch")
   return g_state.apply_gradients(grads=grads), metrics

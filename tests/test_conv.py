@@ -18,7 +18,7 @@ import pytest
 from dftnet_jax import conv
 
 DIMS = ("NHWC", "HWIO", "NHWC")
-IMPLS = ("s2d", "im2col")
+IMPLS = ("s2d", "im2col", "banded")
 
 # Every convolution the networks use: (id, kernel, stride, padding, batch,
 # spatial size, C_in, C_out). Channel counts are odd where the network's are
@@ -303,7 +303,7 @@ def test_init_is_normal_002(layer, x_shape):
   assert abs(kernel.std() - 0.02) < 0.0005
 
 
-@pytest.mark.parametrize("impl", ["native", "s2d", "im2col"])
+@pytest.mark.parametrize("impl", ("native",) + IMPLS)
 def test_resolve_impl_passes_explicit_choices_through(impl):
   """An explicit formulation is used as given, for plain and transposed layers."""
   assert conv.resolve_impl(impl) == impl
@@ -312,8 +312,23 @@ def test_resolve_impl_passes_explicit_choices_through(impl):
 
 def test_resolve_impl_auto_picks_a_real_formulation():
   """'auto' becomes one of the concrete formulations."""
-  assert conv.resolve_impl("auto") in ("native", "s2d", "im2col")
-  assert conv.resolve_impl("auto", transposed=True) in ("native", "s2d", "im2col")
+  for kwargs in ({}, {"transposed": True}, {"twice_differentiated": True}):
+    assert conv.resolve_impl("auto", **kwargs) in ("native",) + IMPLS
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(3, 1, 1), (7, 1, 3), (4, 2, 1)])
+def test_banded_weight_gradient_over_many_bands(monkeypatch, kernel, stride, padding):
+  """With bands of one or two rows, the banded weight gradient still sums
+  every row of every example: it equals the reference conv's."""
+  monkeypatch.setattr(conv, "_PATCH_BAND_BYTES", 1)
+  x = _normal((3, 10, 10, 5), 20)
+  w = _normal((kernel, kernel, 5, 6), 21)
+  out = _reference_conv(x, w, stride, padding)
+  g = _normal(out.shape, 22)
+  expected = jax.vjp(lambda w_: _reference_conv(x, w_, stride, padding), w)[1](g)[0]
+  got = jax.vjp(lambda w_: conv.conv2d(x, w_, stride=stride, padding=padding, impl="banded"),
+                w)[1](g)[0]
+  _assert_close(got, expected)
 
 
 def test_unknown_impl_raises():
