@@ -38,6 +38,9 @@ IMPLS: tuple[str, ...] = ("auto", "native", "s2d", "im2col", "banded")
 # Patch bytes per step of the banded weight gradient: small enough to stay
 # in this CPU's cache, large enough for an efficient matmul (measured).
 _PATCH_BAND_BYTES = 4 << 20
+# Stride-1 convs smaller than this (GFLOP per example, forward) run as fast
+# natively: the banded gradient only pays where XLA's own is slow (measured).
+_MIN_BANDED_GFLOP = 0.5
 # GANimation initialises every convolution from N(0, 0.02).
 default_kernel_init = nn.initializers.normal(stddev=0.02)
 
@@ -229,22 +232,27 @@ def conv_transpose2x(x: jax.Array, kernel: jax.Array, *, impl: str = "native") -
   return depth_to_space(y, 2)
 
 
-def resolve_impl(impl: str, *, transposed: bool = False, twice_differentiated: bool = False
-                 ) -> str:
+def resolve_impl(impl: str, *, transposed: bool = False, twice_differentiated: bool = False,
+                 stride: int = 1, gflop_per_example: float = 0.0) -> str:
   """Turns 'auto' into the formulation this backend runs fastest.
 
   Accelerators keep native convolutions (cuDNN and TPUs have no slow
-  gradient paths to dodge). On CPU, `benchmarks/conv_layers.py` shows
-  (DESIGN §7, README "Convolutions on CPU"): native wins for the generator's
-  convolutions, whose only gradients are first order; the sub-pixel form wins
-  for transposed convs (the native weight gradient is ~10x slower); im2col
-  wins by 10-30x for the critic, whose gradient penalty differentiates it
-  twice.
+  gradient paths to dodge). On CPU, per `benchmarks/conv_layers.py` (README,
+  "Convolutions on CPU"):
+    - the critic, which the gradient penalty differentiates twice: im2col
+      (10-50x faster double backward than native);
+    - transposed convs: banded (native's weight gradient is 30-60x slower);
+    - stride-1 convs of at least 0.5 GFLOP per example: banded (2-3x faster
+      weight gradient); smaller ones (the 64×64 demo's, the 3-channel
+      heads): native, which is as fast or faster there;
+    - strided convs: native.
 
   Args:
     impl: 'auto' or a formulation name (returned unchanged).
     transposed: the layer is a ×2 transposed conv.
     twice_differentiated: the layer sits under a nested grad (the critic).
+    stride: the layer's stride.
+    gflop_per_example: the layer's forward cost.
   """
   if impl not in IMPLS:
     raise ValueError(f"unknown convolution impl {impl!r}; expected one of {IMPLS}")
@@ -254,7 +262,11 @@ def resolve_impl(impl: str, *, transposed: bool = False, twice_differentiated: b
     return "native"
   if twice_differentiated:
     return "im2col"
-  return "s2d" if transposed else "native"
+  if transposed:
+    return "banded"
+  if stride == 1 and gflop_per_example >= _MIN_BANDED_GFLOP:
+    return "banded"
+  return "native"
 
 
 class Conv(nn.Module):
@@ -279,8 +291,11 @@ class Conv(nn.Module):
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.param("kernel", default_kernel_init,
                         (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
-    y = conv2d(x, kernel, stride=self.stride, padding=self.padding,
-               impl=resolve_impl(self.impl))
+    out_h, out_w = ((n + 2 * self.padding - self.kernel_size) // self.stride + 1
+                    for n in x.shape[1:3])
+    gflop = 2e-9 * self.kernel_size ** 2 * x.shape[-1] * self.features * out_h * out_w
+    impl = resolve_impl(self.impl, stride=self.stride, gflop_per_example=gflop)
+    y = conv2d(x, kernel, stride=self.stride, padding=self.padding, impl=impl)
     if self.use_bias:
       y = y + self.param("bias", nn.initializers.zeros, (self.features,))
     return y

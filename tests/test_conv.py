@@ -362,3 +362,15 @@ def test_module_is_linen():
   params = {"params": {"layers_0": {"kernel": first}, "layers_1": {"kernel": second}}}
   expected = _numpy_conv_transpose(_numpy_conv(x, first, 2, 1), second)
   _assert_close(model.apply(params, x), expected)
+
+
+def test_resolve_impl_auto_rule_on_cpu():
+  """The measured CPU choices (conv.resolve_impl's docstring): im2col for the
+  twice-differentiated critic, banded for transposed and large stride-1
+  convs, native for strided and small ones."""
+  assert jax.default_backend() == "cpu"
+  assert conv.resolve_impl("auto", twice_differentiated=True, stride=2) == "im2col"
+  assert conv.resolve_impl("auto", transposed=True) == "banded"
+  assert conv.resolve_impl("auto", stride=2, gflop_per_example=5.0) == "native"
+  assert conv.resolve_impl("auto", gflop_per_example=1.2) == "banded"
+  assert conv.resolve_impl("auto", gflop_per_example=0.1) == "native"
