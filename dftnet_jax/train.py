@@ -1,15 +1,16 @@
 """Training: train states and the critic and generator steps.
 
 Each step is written once as a per-device body (`lax.pmean` over the 'batch'
-axis, per-device randomness from `fold_in(key, axis_index)`) and shipped
-under `jax.pmap` with the state unstacked: parameters go in and come out as
-one copy, only the batch is split over devices.
+axis) and shipped under `jax.pmap` with the state unstacked: parameters go in
+and come out as one copy, only the batch is split over devices. Randomness is
+drawn per example from the example's global index, so a run's results do not
+depend on how many devices share its batch.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from flax.training import train_state
@@ -30,15 +31,47 @@ Metrics = dict[str, jax.Array]
 ApplyFn = Callable[..., Any]
 
 
-def create_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """Adam with the paper's learning rate and betas."""
-  return optax.adam(config.learning_rate, b1=config.adam_b1, b2=config.adam_b2)
+def create_learning_rate_fn(config: ml_collections.ConfigDict, steps: int) -> optax.Schedule:
+  """`config.learning_rate`, then a linear decay to 0 over the last
+  `config.lr_decay_fraction` of the run (paper §3.1: the last 10 of 30 epochs).
+
+  Args:
+    config: the training config.
+    steps: the updates this optimiser makes in the whole run. The generator
+      makes `num_train_steps`, the critic n_critic times as many; indexing
+      each schedule by its own update count makes both decay over the same
+      part of the run.
+
+  Returns:
+    The schedule: update count → learning rate.
+
+  Raises:
+    ValueError: the decay fraction is outside [0, 1].
+  """
+  if not 0.0 <= config.lr_decay_fraction <= 1.0:
+    raise ValueError(f"config.lr_decay_fraction must be in [0, 1], got {config.lr_decay_fraction}")
+  decay_steps = round(config.lr_decay_fraction * steps)
+  constant = optax.constant_schedule(config.learning_rate)
+  if not decay_steps:
+    return constant
+  decay = optax.linear_schedule(config.learning_rate, 0.0, decay_steps)
+  return optax.join_schedules([constant, decay], [steps - decay_steps])
+
+
+def create_optimizer(config: ml_collections.ConfigDict, learning_rate: optax.ScalarOrSchedule
+                     ) -> optax.GradientTransformation:
+  """Adam with the paper's betas."""
+  return optax.adam(learning_rate, b1=config.adam_b1, b2=config.adam_b2)
 
 
 def create_train_states(config: ml_collections.ConfigDict, key: jax.Array
                         ) -> tuple[train_state.TrainState, train_state.TrainState]:
   """Initialised generator and critic states (params and Adam moments),
-  replicated for the pmap'd steps."""
+  replicated for the pmap'd steps.
+
+  Each optimiser follows its own learning-rate schedule, counted in its own
+  updates (`create_learning_rate_fn`).
+  """
   size = config.model.image_size
   image = jnp.zeros((1, size, size, 3), jnp.float32)
   aus = jnp.zeros((1, models.aus_lib.NUM_AUS), jnp.float32)
@@ -47,18 +80,22 @@ def create_train_states(config: ml_collections.ConfigDict, key: jax.Array
   discriminator = models.create_discriminator(config.model)
   g_params = jax.jit(generator.init)(g_key, image, aus)["params"]
   d_params = jax.jit(discriminator.init)(d_key, image)["params"]
-  make = functools.partial(train_state.TrainState.create, tx=create_optimizer(config))
-  return replicate((make(apply_fn=generator.apply, params=g_params),
-                    make(apply_fn=discriminator.apply, params=d_params)))
+  g_tx = create_optimizer(config, create_learning_rate_fn(config, config.num_train_steps))
+  d_tx = create_optimizer(config, create_learning_rate_fn(
+      config, config.num_train_steps * config.n_critic))
+  make = train_state.TrainState.create
+  return replicate((make(apply_fn=generator.apply, params=g_params, tx=g_tx),
+                    make(apply_fn=discriminator.apply, params=d_params, tx=d_tx)))
 
 
-def replicate(tree: Any) -> Any:
-  """One copy on every local device, laid out as the pmap'd steps return it.
+def replicate(tree: Any, devices: Sequence[jax.Device] | None = None) -> Any:
+  """One copy on every device (default: the local ones), laid out as the
+  pmap'd steps return it.
 
   Feeding the steps state in any other layout (e.g. fresh from `init`, on one
   device) compiles them a second time when their own output comes back in.
   """
-  mesh = jax.sharding.Mesh(np.array(jax.local_devices()), ("batch",))
+  mesh = jax.sharding.Mesh(np.array(devices or jax.local_devices()), ("batch",))
   return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
 
 
@@ -70,17 +107,20 @@ def _au_divisor(config: ml_collections.ConfigDict) -> float:
   raise ValueError(f"config.loss.au_mse must be 'ganimation' or 'mean', got {config.loss.au_mse!r}")
 
 
-def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, key: jax.Array, *,
+def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *,
                 d_apply: ApplyFn, config: ml_collections.ConfigDict
                 ) -> tuple[jax.Array, Metrics]:
-  """WGAN critic loss with gradient penalty and AU regression on real images."""
+  """WGAN critic loss with gradient penalty and AU regression on real images.
+
+  `keys` [B] hold one PRNG key per example, for its penalty interpolate.
+  """
   critic = lambda x: d_apply({"params": d_params}, x)
   # One critic pass over real and fake together: larger, fewer convolutions.
   maps, predicted_aus = critic(jnp.concatenate([batch["image"], fake]))
   real_map, fake_map = jnp.split(maps, 2)
   real_aus = predicted_aus[:fake.shape[0]]
   adv = losses.critic_wgan(real_map, fake_map)
-  gp = losses.gradient_penalty(lambda x: critic(x)[0], batch["image"], fake, key,
+  gp = losses.gradient_penalty(lambda x: critic(x)[0], batch["image"], fake, keys,
                                reduction=config.loss.gp_reduction)
   cond = losses.au_regression(real_aus, batch["aus"], batch_divisor=_au_divisor(config))
   total = config.loss.adv * adv + config.loss.gp * gp + config.loss.cond * cond
@@ -114,8 +154,11 @@ def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
                                  for o in passes) / 2)
   if edited.attention is not None:
     if config.model.variant == "ganimation":
+      # GANimation sums the mask's smoothness over the whole batch; this device
+      # sums its share, and the pmean of the gradients divides by the shares.
+      shares = config.batch_size / batch["image"].shape[0]
       attention = functools.partial(losses.attention_ganimation, mean_weight=cfg.ganimation_mask,
-                                    smooth_weight=cfg.ganimation_mask_smooth)
+                                    smooth_weight=shares * cfg.ganimation_mask_smooth)
       terms["g_attention"] = (1.0, sum(attention(o.attention) for o in passes) / 2)
     else:
       terms["g_attention"] = (cfg.attention, sum(losses.attention_dftnet(o.attention)
@@ -129,8 +172,20 @@ def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
   return total, metrics
 
 
-def _device_key(key: jax.Array) -> jax.Array:
-  return jax.random.fold_in(key, lax.axis_index("batch"))
+def _example_keys(key: jax.Array, batch_size: int) -> jax.Array:
+  """One key per example of this device's share, [batch_size], folded from
+  `key` with the example's global index (device index × share + position).
+
+  Folding in the device index alone would tie each example's draw to the
+  device count: one device with 4 examples and two with 2 would differ.
+  """
+  first = lax.axis_index("batch") * batch_size
+  return jax.vmap(lambda i: jax.random.fold_in(key, i))(first + jnp.arange(batch_size))
+
+
+def _fake(g_apply: ApplyFn, g_params: Any, batch: Batch) -> jax.Array:
+  """The generator's edit of the batch towards its target AUs."""
+  return g_apply({"params": g_params}, batch["image"], batch["target_aus"]).image
 
 
 def d_step(d_state: train_state.TrainState, g_params: Any, batch: Batch, key: jax.Array, *,
@@ -142,18 +197,24 @@ def d_step(d_state: train_state.TrainState, g_params: Any, batch: Batch, key: ja
     d_state: critic state, the same on every device.
     g_params: generator parameters (not updated).
     batch: this device's share of the batch.
-    key: PRNG key, the same on every device; folded with the device index.
+    key: PRNG key, the same on every device. Each example's penalty
+      interpolate is drawn from it folded with the example's global index,
+      so the update does not depend on the device count.
     g_apply: the generator's apply function.
     config: the training config.
 
   Returns:
-    The updated critic state and device-averaged metrics.
+    The updated critic state and device-averaged metrics, with the global
+    gradient norm (`d_grad_norm`: finite loss and gradients keep the state
+    finite).
   """
-  fake = lax.stop_gradient(g_apply({"params": g_params}, batch["image"], batch["target_aus"]).image)
+  fake = lax.stop_gradient(_fake(g_apply, g_params, batch))
   grad_fn = jax.grad(critic_loss, has_aux=True)
-  grads, metrics = grad_fn(d_state.params, fake, batch, _device_key(key), d_apply=d_state.apply_fn,
+  keys = _example_keys(key, batch["image"].shape[0])
+  grads, metrics = grad_fn(d_state.params, fake, batch, keys, d_apply=d_state.apply_fn,
                            config=config)
   grads, metrics = lax.pmean((grads, metrics), "batch")
+  metrics["d_grad_norm"] = optax.tree.norm(grads)
   return d_state.apply_gradients(grads=grads), metrics
 
 
@@ -166,25 +227,96 @@ def g_step(g_state: train_state.TrainState, d_params: Any, batch: Batch, key: ja
     g_state: generator state, the same on every device.
     d_params: critic parameters (not updated).
     batch: this device's share of the batch.
-    key: PRNG key, the same on every device; folded with the device index.
+    key: PRNG key, the same on every device. The objective draws nothing at
+      random; the key keeps both steps' signatures alike.
     d_apply: the critic's apply function.
     config: the training config.
 
   Returns:
-    The updated generator state and device-averaged metrics.
+    The updated generator state and device-averaged metrics, with the global
+    gradient norm (`g_grad_norm`).
   """
+  del key  # nothing random
   grad_fn = jax.grad(generator_loss, has_aux=True)
   grads, metrics = grad_fn(g_state.params, d_params, batch, g_apply=g_state.apply_fn,
                            d_apply=d_apply, config=config)
   grads, metrics = lax.pmean((grads, metrics), "batch")
+  metrics["g_grad_norm"] = optax.tree.norm(grads)
   return g_state.apply_gradients(grads=grads), metrics
 
 
+def eval_step(g_params: Any, d_params: Any, batch: Batch, key: jax.Array, *,
+              g_apply: ApplyFn, d_apply: ApplyFn, config: ml_collections.ConfigDict
+              ) -> Metrics:
+  """Both objectives' terms on a batch, nothing updated (per-device body).
+
+  Args:
+    g_params: generator parameters.
+    d_params: critic parameters.
+    batch: this device's share of the batch.
+    key: PRNG key for the penalty interpolates, folded per example as in
+      `d_step`; a fixed key makes evaluations at different steps comparable.
+    g_apply: the generator's apply function.
+    d_apply: the critic's apply function.
+    config: the training config.
+
+  Returns:
+    Device-averaged metrics of both networks.
+  """
+  keys = _example_keys(key, batch["image"].shape[0])
+  _, d_metrics = critic_loss(d_params, _fake(g_apply, g_params, batch), batch, keys,
+                             d_apply=d_apply, config=config)
+  _, g_metrics = generator_loss(g_params, d_params, batch, g_apply=g_apply, d_apply=d_apply,
+                                config=config)
+  return lax.pmean({**d_metrics, **g_metrics}, "batch")
+
+
+def sample_step(g_params: Any, batch: Batch, *, g_apply: ApplyFn
+                ) -> tuple[models.GeneratorOutput, jax.Array]:
+  """The edit towards the target AUs and its cycle back to the source AUs.
+
+  Returns:
+    Every generator output of the edit and the reconstructed source
+    [B, H, W, 3], for image summaries.
+  """
+  edited = g_apply({"params": g_params}, batch["image"], batch["target_aus"])
+  return edited, g_apply({"params": g_params}, edited.image, batch["aus"]).image
+
+
 def parallel_steps(config: ml_collections.ConfigDict, g_state: train_state.TrainState,
-                   d_state: train_state.TrainState):
-  """pmap'd (d_step, g_step): state unstacked in and out, batch split, state donated."""
+                   d_state: train_state.TrainState,
+                   devices: Sequence[jax.Device] | None = None):
+  """pmap'd (d_step, g_step): state unstacked in and out, batch split, state donated.
+
+  Args:
+    config: the training config.
+    g_state: the generator state (for its apply function).
+    d_state: the critic state (for its apply function).
+    devices: the devices to split the batch over; default: all local ones.
+
+  Returns:
+    (d_step, g_step), each called as (state, other network's params,
+    batch [D, B, ...], key).
+  """
   pmap = functools.partial(jax.pmap, axis_name="batch", in_axes=(None, None, 0, None),
-                           out_axes=(None, None), donate_argnums=(0,))
+                           out_axes=(None, None), donate_argnums=(0,), devices=devices)
   p_d_step = pmap(functools.partial(d_step, g_apply=g_state.apply_fn, config=config))
   p_g_step = pmap(functools.partial(g_step, d_apply=d_state.apply_fn, config=config))
   return p_d_step, p_g_step
+
+
+def parallel_eval_steps(config: ml_collections.ConfigDict, g_state: train_state.TrainState,
+                        d_state: train_state.TrainState):
+  """pmap'd (eval_step, sample_step) over the local devices.
+
+  Returns:
+    eval_step(g_params, d_params, batch [D, B, ...], key) → metrics and
+    sample_step(g_params, batch) → outputs [D, B, ...].
+  """
+  p_eval_step = jax.pmap(
+      functools.partial(eval_step, g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+                        config=config),
+      axis_name="batch", in_axes=(None, None, 0, None), out_axes=None)
+  p_sample_step = jax.pmap(functools.partial(sample_step, g_apply=g_state.apply_fn),
+                           axis_name="batch", in_axes=(None, 0))
+  return p_eval_step, p_sample_step
