@@ -1,18 +1,29 @@
-"""Training: train states and the critic and generator steps.
+"""Training: train states, the critic and generator steps, and the loop.
 
 Each step is written once as a per-device body (`lax.pmean` over the 'batch'
 axis) and shipped under `jax.pmap` with the state unstacked: parameters go in
 and come out as one copy, only the batch is split over devices. Randomness is
 drawn per example from the example's global index, so a run's results do not
 depend on how many devices share its batch.
+
+`train_and_evaluate` runs the loop: GANimation's cycle of n_critic critic
+steps and one generator step, host-side checks for non-finite losses,
+TensorBoard summaries, evaluation and asynchronous checkpoints
+(`checkpoints`), resuming from the workdir; `evaluate` scores a checkpoint.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import datetime
 import functools
-from collections.abc import Callable, Sequence
+import itertools
+import json
+import os
+import time
 from typing import Any
 
+from absl import logging
 from flax.training import train_state
 import jax
 from jax import lax
@@ -20,9 +31,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+import tensorflow_datasets as tfds
 
+from dftnet_jax import checkpoints
+from dftnet_jax import input_pipeline
 from dftnet_jax import losses
 from dftnet_jax import models
+from dftnet_jax import summaries
 
 # 'image' [B, H, W, 3] in [-1, 1]; 'aus' and 'target_aus' [B, 17] in [0, 1]
 # (the input pipeline draws targets from other examples).
@@ -320,3 +335,285 @@ def parallel_eval_steps(config: ml_collections.ConfigDict, g_state: train_state.
   p_sample_step = jax.pmap(functools.partial(sample_step, g_apply=g_state.apply_fn),
                            axis_name="batch", in_axes=(None, 0))
   return p_eval_step, p_sample_step
+
+
+def create_dataset_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
+  """The TFDS builder of `config.dataset`, built on first use.
+
+  The synthetic faces render themselves; EmotioNet reads `config.manual_dir`.
+  A dataset already built is reused as it is.
+  """
+  builder = input_pipeline.get_builder(config.dataset, data_dir=config.data_dir,
+                                       config_fields=config.dataset_config.to_dict())
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=config.manual_dir))
+  return builder
+
+
+def _batches(builder: tfds.core.DatasetBuilder, config: ml_collections.ConfigDict, *,
+             split: str, seed: int) -> Iterator[dict[str, np.ndarray]]:
+  """Batches [local devices, per-device batch, ...]: an endless, shuffled,
+  mirrored stream of the train split, or one ordered pass over another."""
+  return input_pipeline.create_split(
+      builder, split=split, batch_size=config.batch_size,
+      num_local_devices=jax.local_device_count(), train=split == "train", seed=seed,
+      target_au_noise=config.target_au_noise)
+
+
+def train_batches(builder: tfds.core.DatasetBuilder, config: ml_collections.ConfigDict,
+                  step: int) -> Iterator[dict[str, np.ndarray]]:
+  """The training stream for the steps from `step` on, seeded by
+  (config.seed, step): restarting it at a step reproduces what it gives."""
+  seed = int(np.random.SeedSequence([config.seed, step]).generate_state(1)[0])
+  return _batches(builder, config, split="train", seed=seed)
+
+
+def _run_keys(config: ml_collections.ConfigDict) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """(init, host, eval) keys of a run, from `config.seed`."""
+  return tuple(jax.random.split(jax.random.key(config.seed), 3))
+
+
+def train_cycle(g_state: train_state.TrainState, d_state: train_state.TrainState,
+                batches: Iterator[Batch], key: jax.Array, *, p_d_step: Callable,
+                p_g_step: Callable, n_critic: int
+                ) -> tuple[train_state.TrainState, train_state.TrainState, list[Metrics]]:
+  """One training step as GANimation takes it: `n_critic` critic steps, each
+  on a fresh batch, then one generator step on the last batch.
+
+  Args:
+    g_state: the generator state (donated).
+    d_state: the critic state (donated).
+    batches: the training stream, [D, B, ...] batches.
+    key: this step's PRNG key, split over its updates.
+    p_d_step: the pmap'd critic step (`parallel_steps`).
+    p_g_step: the pmap'd generator step.
+    n_critic: critic steps per generator step.
+
+  Returns:
+    The updated states and each update's metrics, critic steps first.
+  """
+  *d_keys, g_key = jax.random.split(key, n_critic + 1)
+  metrics = []
+  for d_key in d_keys:
+    batch = next(batches)
+    d_state, d_metrics = p_d_step(d_state, g_state.params, batch, d_key)
+    metrics.append(d_metrics)
+  g_state, g_metrics = p_g_step(g_state, d_state.params, batch, g_key)
+  return g_state, d_state, metrics + [g_metrics]
+
+
+def check_finite(metrics: Sequence[Mapping[str, np.ndarray]], step: int) -> None:
+  """Stops the run if a loss term or gradient norm of `step` is not finite.
+
+  Finite losses and gradient norms keep the parameters finite, so checking
+  every step before anything is saved keeps NaN out of checkpoints.
+
+  Raises:
+    FloatingPointError: naming every non-finite metric, its value, and the
+      update of the step that gave it.
+  """
+  bad = [f"{name}={float(value)} (update {i + 1} of {len(metrics)})"
+         for i, update in enumerate(metrics) for name, value in update.items()
+         if not np.isfinite(value)]
+  if bad:
+    raise FloatingPointError(
+        f"non-finite loss at step {step}: {', '.join(bad)}. Stopped without saving step"
+        f" {step}; the latest checkpoint holds finite parameters.")
+
+
+def mean_metrics(metrics: Sequence[Mapping[str, np.ndarray]]) -> dict[str, float]:
+  """Each metric's mean over the updates that report it."""
+  names = {name for update in metrics for name in update}
+  return {name: float(np.mean([update[name] for update in metrics if name in update]))
+          for name in sorted(names)}
+
+
+def evaluate_losses(p_eval_step: Callable, g_state: train_state.TrainState,
+                    d_state: train_state.TrainState, batches: Iterable[Batch],
+                    key: jax.Array) -> dict[str, float]:
+  """Both objectives' terms averaged over `batches`.
+
+  Raises:
+    ValueError: `batches` is empty (a split smaller than one global batch).
+  """
+  metrics = [jax.device_get(p_eval_step(g_state.params, d_state.params, batch, key))
+             for batch in batches]
+  if not metrics:
+    raise ValueError("no evaluation batch: the test split holds fewer examples than"
+                     " one global batch")
+  return mean_metrics(metrics)
+
+
+def write_samples(writer: summaries.Writer, p_sample_step: Callable,
+                  g_state: train_state.TrainState, batch: Batch, *, step: int,
+                  num_images: int, png_path: str) -> None:
+  """The image grid (`summaries.image_grid`) of the first `num_images`
+  examples of `batch`, to TensorBoard and `png_path`."""
+  outputs = jax.device_get(p_sample_step(g_state.params, batch))
+  first = lambda x: x.reshape(-1, *x.shape[2:])[:num_images]
+  edited, reconstruction = jax.tree.map(first, outputs)
+  grid = summaries.image_grid(first(batch["image"]), edited, reconstruction)
+  writer.image(step, "samples", grid, png_path)
+
+
+class Progress:
+  """Steps/s, images/s and time left, over the steps since the last report.
+
+  The clock starts at the first `tick`, after the first step has compiled
+  the steps, so compilation does not count as training time.
+  """
+
+  def __init__(self, num_steps: int, images_per_step: int):
+    self._num_steps = num_steps
+    self._images_per_step = images_per_step
+    self._step = 0
+    self._mark: tuple[int, float] | None = None
+
+  def tick(self, step: int) -> None:
+    """Records that `step` steps are done."""
+    self._step = step
+    if self._mark is None:
+      self._mark = (step, time.perf_counter())
+
+  def report(self) -> dict[str, float]:
+    """Rates since the previous report (empty if no step was timed)."""
+    marked_step, marked_time = self._mark
+    now = time.perf_counter()
+    self._mark = (self._step, now)
+    if self._step == marked_step:
+      return {}
+    steps_per_s = (self._step - marked_step) / (now - marked_time)
+    return {"steps_per_s": steps_per_s, "images_per_s": steps_per_s * self._images_per_step,
+            "eta_s": (self._num_steps - self._step) / steps_per_s}
+
+
+def _log_line(step: int, num_steps: int, scalars: Mapping[str, float]) -> str:
+  rates = ""
+  if "steps_per_s" in scalars:
+    eta = datetime.timedelta(seconds=round(scalars["eta_s"]))
+    rates = (f" {scalars['steps_per_s']:.3g} steps/s, {scalars['images_per_s']:.3g} images/s,"
+             f" ETA {eta};")
+  losses_text = ", ".join(f"{k}={v:.4g}" for k, v in scalars.items() if k.endswith("_loss"))
+  return f"step {step}/{num_steps}:{rates} {losses_text}"
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
+                       ) -> tuple[train_state.TrainState, train_state.TrainState]:
+  """Trains as `config` says, resuming from the latest checkpoint in `workdir`.
+
+  A training step is `train_cycle`: n_critic critic steps, then a generator
+  step; `config.num_train_steps` counts generator steps. Every step's metrics
+  are checked on the host (`check_finite`) before anything is written.
+  Periodically: scalars to `workdir/train` (TensorBoard) and the log, image
+  grids of a fixed test batch to TensorBoard and `workdir/images/`, mean
+  losses over test batches to `workdir/eval`, and checkpoints (async).
+
+  The training stream restarts at the first step and at every checkpoint
+  step, seeded by (config.seed, step), and the host key is checkpointed: a
+  resumed run takes exactly the steps the unbroken run takes.
+
+  Args:
+    config: the training config (configs/default.py documents it).
+    workdir: where checkpoints, config.json, summaries and images go.
+
+  Returns:
+    The final generator and critic states.
+
+  Raises:
+    FloatingPointError: a loss or gradient norm was not finite; that step is
+      not saved.
+  """
+  checkpoints.write_config(workdir, config)
+  builder = create_dataset_builder(config)
+  init_key, key, eval_key = _run_keys(config)
+  g_state, d_state = create_train_states(config, init_key)
+  manager = checkpoints.create_manager(workdir, config)
+  start = 0
+  restored = checkpoints.restore_latest(manager, g_state, d_state, key)
+  if restored:
+    start, g_state, d_state, key = restored
+    logging.info("Resumed from the checkpoint of step %d in %s.", start, manager.directory)
+  p_d_step, p_g_step = parallel_steps(config, g_state, d_state)
+  p_eval_step, p_sample_step = parallel_eval_steps(config, g_state, d_state)
+  sample_batch = next(_batches(builder, config, split="test", seed=config.seed))
+  train_writer = summaries.Writer(os.path.join(workdir, "train"))
+  eval_writer = summaries.Writer(os.path.join(workdir, "eval"))
+  g_learning_rate = create_learning_rate_fn(config, config.num_train_steps)
+  d_learning_rate = create_learning_rate_fn(config, config.num_train_steps * config.n_critic)
+  progress = Progress(config.num_train_steps, config.n_critic * config.batch_size)
+  history = []
+  try:
+    for step in range(start, config.num_train_steps):
+      if step == start or step % config.checkpoint_every_steps == 0:
+        batches = train_batches(builder, config, step)
+      key, step_key = jax.random.split(key)
+      g_state, d_state, metrics = train_cycle(g_state, d_state, batches, step_key,
+                                              p_d_step=p_d_step, p_g_step=p_g_step,
+                                              n_critic=config.n_critic)
+      done = step + 1
+      metrics = jax.device_get(metrics)
+      check_finite(metrics, done)
+      history += metrics
+      progress.tick(done)
+      last = done == config.num_train_steps
+      if done % config.log_every_steps == 0 or last:
+        scalars = {**mean_metrics(history), **progress.report(),
+                   "g_learning_rate": float(g_learning_rate(done - 1)),
+                   "d_learning_rate": float(d_learning_rate(done * config.n_critic - 1))}
+        train_writer.scalars(done, scalars)
+        logging.info("%s", _log_line(done, config.num_train_steps, scalars))
+        history = []
+      if done % config.image_every_steps == 0 or last:
+        write_samples(train_writer, p_sample_step, g_state, sample_batch, step=done,
+                      num_images=config.num_grid_images,
+                      png_path=os.path.join(workdir, "images", f"step_{done:06d}.png"))
+      if done % config.eval_every_steps == 0 or last:
+        eval_batches = itertools.islice(
+            _batches(builder, config, split="test", seed=config.seed), config.num_eval_batches)
+        eval_metrics = evaluate_losses(p_eval_step, g_state, d_state, eval_batches, eval_key)
+        eval_writer.scalars(done, eval_metrics)
+        logging.info("eval %s", _log_line(done, config.num_train_steps, eval_metrics))
+      if done % config.checkpoint_every_steps == 0 or last:
+        checkpoints.save(manager, done, g_state, d_state, key)
+  finally:
+    manager.wait_until_finished()
+    manager.close()
+  return g_state, d_state
+
+
+def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+  """Mean losses of the latest checkpoint over the whole test split.
+
+  Written to `workdir/test` (TensorBoard scalars and an image grid), to
+  `workdir/test/metrics_step_<step>.json` and `workdir/images/test_step_<step>.png`.
+
+  Returns:
+    The mean of every metric.
+
+  Raises:
+    FileNotFoundError: `workdir` holds no checkpoint.
+  """
+  builder = create_dataset_builder(config)
+  init_key, key, eval_key = _run_keys(config)
+  g_state, d_state = create_train_states(config, init_key)
+  manager = checkpoints.create_manager(workdir, config)
+  restored = checkpoints.restore_latest(manager, g_state, d_state, key)
+  manager.close()
+  if restored is None:
+    raise FileNotFoundError(f"no checkpoint in {manager.directory} to evaluate")
+  p_eval_step, p_sample_step = parallel_eval_steps(config, restored.g_state, restored.d_state)
+  metrics = evaluate_losses(p_eval_step, restored.g_state, restored.d_state,
+                            _batches(builder, config, split="test", seed=config.seed), eval_key)
+  logdir = os.path.join(workdir, "test")
+  writer = summaries.Writer(logdir)
+  writer.scalars(restored.step, metrics)
+  write_samples(writer, p_sample_step, restored.g_state,
+                next(_batches(builder, config, split="test", seed=config.seed)),
+                step=restored.step, num_images=config.num_grid_images,
+                png_path=os.path.join(workdir, "images", f"test_step_{restored.step:06d}.png"))
+  if jax.process_index() == 0:
+    with open(os.path.join(logdir, f"metrics_step_{restored.step:06d}.json"), "w",
+              encoding="utf-8") as f:
+      json.dump(metrics, f, indent=2)
+  logging.info("test %s", _log_line(restored.step, restored.step, metrics))
+  return metrics
