@@ -32,11 +32,24 @@ class Restored(NamedTuple):
   key: jax.Array
 
 
-def create_manager(workdir: str, config: ml_collections.ConfigDict) -> ocp.CheckpointManager:
-  """The manager of `workdir/checkpoints`: async saves, the newest
-  `config.keep_checkpoints` kept, leftovers of interrupted saves removed."""
+def create_manager(workdir: str, config: ml_collections.ConfigDict, *,
+                   read_only: bool = False) -> ocp.CheckpointManager:
+  """The manager of `workdir/checkpoints`.
+
+  Args:
+    workdir: the run's directory.
+    config: the training config (`keep_checkpoints`).
+    read_only: for evaluation: touches nothing, so it cannot delete the
+      temporary directory of a save the training run is writing.
+
+  Returns:
+    A manager that saves asynchronously, keeps the newest
+    `config.keep_checkpoints` checkpoints and, unless read-only, removes the
+    leftovers of interrupted saves.
+  """
   options = ocp.CheckpointManagerOptions(
-      enable_async_checkpointing=True, cleanup_tmp_directories=True,
+      enable_async_checkpointing=True, cleanup_tmp_directories=not read_only,
+      read_only=read_only,
       preservation_policy=ocp.checkpoint_managers.LatestN(config.keep_checkpoints))
   return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"),
                                options=options)

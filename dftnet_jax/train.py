@@ -408,13 +408,19 @@ def check_finite(metrics: Sequence[Mapping[str, np.ndarray]], step: int) -> None
   Finite losses and gradient norms keep the parameters finite, so checking
   every step before anything is saved keeps NaN out of checkpoints.
 
+  Args:
+    metrics: the step's metrics as `train_cycle` returns them: each critic
+      step's, then the generator step's.
+    step: the training step they come from (1 for the first).
+
   Raises:
     FloatingPointError: naming every non-finite metric, its value, and the
       update of the step that gave it.
   """
-  bad = [f"{name}={float(value)} (update {i + 1} of {len(metrics)})"
-         for i, update in enumerate(metrics) for name, value in update.items()
-         if not np.isfinite(value)]
+  n_critic = len(metrics) - 1
+  updates = [f"critic step {i + 1} of {n_critic}" for i in range(n_critic)] + ["generator step"]
+  bad = [f"{name}={float(value)} ({update})" for update, values in zip(updates, metrics)
+         for name, value in values.items() if not np.isfinite(value)]
   if bad:
     raise FloatingPointError(
         f"non-finite loss at step {step}: {', '.join(bad)}. Stopped without saving step"
@@ -596,7 +602,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   builder = create_dataset_builder(config)
   init_key, key, eval_key = _run_keys(config)
   g_state, d_state = create_train_states(config, init_key)
-  manager = checkpoints.create_manager(workdir, config)
+  manager = checkpoints.create_manager(workdir, config, read_only=True)
   restored = checkpoints.restore_latest(manager, g_state, d_state, key)
   manager.close()
   if restored is None:

@@ -8,13 +8,11 @@ import subprocess
 import sys
 import time
 
-from absl import flags
 import pytest
 import tensorflow as tf
 
 from configs import tiny
 from dftnet_jax import checkpoints
-from dftnet_jax import main
 from dftnet_jax import train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,18 +24,20 @@ def data_dir(tmp_path_factory):
   return str(tmp_path_factory.mktemp("tfds"))
 
 
-def _run_main(monkeypatch, *args):
-  """main as `python -m dftnet_jax.main *args` runs it (config_flags reads
-  the `--config.*` overrides from sys.argv)."""
-  argv = ["main", *args]
-  monkeypatch.setattr(sys, "argv", argv)
-  flags.FLAGS.unparse_flags()
-  main.main(flags.FLAGS(argv))
+def _main_command(*args):
+  return [sys.executable, "-m", "dftnet_jax.main", *args]
 
 
-def test_main_trains_then_evaluates(tmp_path, data_dir, monkeypatch):
+def _run_main(*args):
+  """`python -m dftnet_jax.main *args` from the repository root; a process of
+  its own, as absl's flags are global."""
+  result = subprocess.run(_main_command(*args), cwd=REPO, capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr[-5000:]
+
+
+def test_main_trains_then_evaluates(tmp_path, data_dir):
   workdir = str(tmp_path)
-  _run_main(monkeypatch, f"--config={TINY}", f"--workdir={workdir}", f"--config.data_dir={data_dir}",
+  _run_main(f"--config={TINY}", f"--workdir={workdir}", f"--config.data_dir={data_dir}",
             "--config.num_train_steps=2")
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2"]
   assert checkpoints.load_config(workdir).num_train_steps == 2
@@ -47,7 +47,7 @@ def test_main_trains_then_evaluates(tmp_path, data_dir, monkeypatch):
   assert {"d_loss", "d_gp", "g_loss", "g_cycle", "g_attention", "samples"} <= tags
 
   # No --config: evaluation rebuilds the model from the workdir's config.json.
-  _run_main(monkeypatch, f"--workdir={workdir}", "--mode=evaluate")
+  _run_main(f"--workdir={workdir}", "--mode=evaluate")
   with open(os.path.join(workdir, "test", "metrics_step_000002.json"), encoding="utf-8") as f:
     metrics = json.load(f)
   assert {"d_loss", "g_loss", "g_cycle"} <= set(metrics)
@@ -77,8 +77,8 @@ def test_a_run_killed_mid_save_resumes_from_its_last_complete_checkpoint(
                "--config.keep_checkpoints=3", "--config.log_every_steps=1000",
                "--config.eval_every_steps=1000", "--config.image_every_steps=1000"]
   process = subprocess.Popen(
-      [sys.executable, "-m", "dftnet_jax.main", f"--config={TINY}", f"--workdir={workdir}",
-       "--config.num_train_steps=1000", *overrides],
+      _main_command(f"--config={TINY}", f"--workdir={workdir}", "--config.num_train_steps=1000",
+                    *overrides),
       cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
   deadline = time.monotonic() + 240
   try:

@@ -65,16 +65,21 @@ def test_a_resumed_run_ends_where_an_unbroken_one_does(straight, data_dir, tmp_p
   jax.tree.map(np.testing.assert_array_equal, resumed, straight[1])
 
 
-def test_restored_states_come_back_replicated_like_fresh_ones(straight, data_dir):
+@pytest.mark.parametrize("num_devices", [2, 1])
+def test_restored_states_come_back_laid_out_like_fresh_ones(straight, data_dir, num_devices):
+  """Also on another device count than the run that saved them (2)."""
   config = _config(data_dir)
   init_key, key, _ = train._run_keys(config)
-  g_state, d_state = train.create_train_states(config, init_key)
-  manager = checkpoints.create_manager(straight[0], config)
-  restored = checkpoints.restore_latest(manager, g_state, d_state, key)
+  fresh = train.replicate(jax.device_get(train.create_train_states(config, init_key)),
+                          jax.local_devices()[:num_devices])
+  manager = checkpoints.create_manager(straight[0], config, read_only=True)
+  restored = checkpoints.restore_latest(manager, *fresh, key)
   manager.close()
   assert restored.step == 4
-  for fresh, back in ((g_state, restored.g_state), (d_state, restored.d_state)):
-    jax.tree.map(lambda a, b: np.testing.assert_equal(a.sharding, b.sharding), fresh, back)
+  jax.tree.map(lambda a, b: np.testing.assert_equal(a.sharding, b.sharding), fresh,
+               (restored.g_state, restored.d_state))
+  jax.tree.map(np.testing.assert_array_equal, straight[1],
+               jax.device_get((restored.g_state.params, restored.d_state.params)))
 
 
 def test_a_non_finite_loss_stops_the_run_and_is_not_saved(straight, data_dir, tmp_path,
@@ -82,7 +87,7 @@ def test_a_non_finite_loss_stops_the_run_and_is_not_saved(straight, data_dir, tm
   workdir = str(tmp_path / "run")
   shutil.copytree(straight[0], workdir)
   monkeypatch.setattr(losses, "cycle_l1", lambda source, reconstruction: jnp.float32(np.nan))
-  with pytest.raises(FloatingPointError, match=r"at step 5: .*g_cycle=nan \(update 6 of 6\)"):
+  with pytest.raises(FloatingPointError, match=r"at step 5: .*g_cycle=nan \(generator step\)"):
     train.train_and_evaluate(_config(data_dir, num_train_steps=6, checkpoint_every_steps=1),
                              workdir)
   assert _steps(workdir) == [2, 4]
