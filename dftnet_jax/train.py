@@ -494,6 +494,7 @@ class Progress:
 
 
 def _log_line(step: int, num_steps: int, scalars: Mapping[str, float]) -> str:
+  """A log line: the rates (when timed) and the loss totals at `step`."""
   rates = ""
   if "steps_per_s" in scalars:
     eta = datetime.timedelta(seconds=round(scalars["eta_s"]))
