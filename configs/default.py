@@ -1,10 +1,13 @@
 """Defaults shared by every configuration: the paper's 128×128 DFT-Net.
 
-Variants import this module and override a few fields; the command line
-overrides any field (`--config.model.variant=ganimation`).
+Trained on the synthetic faces at 128×128 (no download needed) with the
+paper's optimiser and schedule. Variants import this module and override a
+few fields; the command line overrides any field
+(`--config.model.variant=ganimation`).
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 
 def get_model_config() -> ml_collections.ConfigDict:
@@ -60,6 +63,42 @@ def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.model = get_model_config()
   config.loss = get_loss_config()
+  # TFDS name of one of dftnet_jax/datasets: 'synthetic_faces/res128',
+  # 'synthetic_faces/res64', 'emotionet/ganimation', 'emotionet/openface'.
+  # Built on first use.
+  config.dataset = "synthetic_faces/res128"
+  # Fields for the dataset module's `make_config` (e.g. resolution, num_train,
+  # num_test for synthetic faces); then `dataset` names only the dataset.
+  # Empty: the registered config `dataset` names.
+  config.dataset_config = ml_collections.ConfigDict()
+  # Where TFDS keeps built datasets; None: TFDS's default
+  # (~/tensorflow_datasets or $TFDS_DATA_DIR), shared by every workdir.
+  config.data_dir = config_dict.placeholder(str)
+  # EmotioNet only: the prepared folder the builder reads (data/README.md);
+  # needed for the first build only.
+  config.manual_dir = config_dict.placeholder(str)
+  # Seeds initialisation, the step keys and the input pipeline.
+  config.seed = 0
+  # Length of the run in generator steps (each after n_critic critic steps):
+  # the paper's 30 epochs of 200,000 images at 125 images a step.
+  config.num_train_steps = 48_000
+  # The learning rates decay linearly to 0 over this last part of the run
+  # (paper: the last 10 of 30 epochs).
+  config.lr_decay_fraction = 1 / 3
+  # Scalars (losses, learning rates, steps/s) to TensorBoard and the log.
+  config.log_every_steps = 100
+  # Image grid of a fixed test batch, to TensorBoard and workdir/images/.
+  config.image_every_steps = 1000
+  # Examples (rows) in the image grid; at most the global batch.
+  config.num_grid_images = 8
+  # Mean losses over `num_eval_batches` test batches.
+  config.eval_every_steps = 1000
+  config.num_eval_batches = 10
+  # Checkpoint interval; the training stream is also restarted here, seeded
+  # by the step, so a resumed run sees the batches an unbroken one sees.
+  config.checkpoint_every_steps = 1000
+  # Checkpoints kept (the newest); older ones are deleted.
+  config.keep_checkpoints = 3
   # Adam as in the paper (§3.1), for G and D alike.
   config.learning_rate = 1e-4
   config.adam_b1 = 0.5

@@ -12,8 +12,9 @@ choice is drawn from `seed`, so the same seed gives the same batches.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 import importlib
+from typing import Any
 
 import jax
 import numpy as np
@@ -26,21 +27,39 @@ from dftnet_jax import aus
 _DATASETS_PACKAGE = "dftnet_jax.datasets"
 
 
-def get_builder(name: str, *, data_dir: str | None = None
+def get_builder(name: str, *, data_dir: str | None = None,
+                config_fields: Mapping[str, Any] | None = None
                 ) -> tfds.core.DatasetBuilder:
   """The TFDS builder for one of our datasets, e.g. "synthetic_faces/res64".
 
   Importing the dataset's module registers its builder with TFDS.
+
+  Args:
+    name: a TFDS name, "dataset[/config][:version]".
+    data_dir: where TFDS keeps built datasets; None: TFDS's default.
+    config_fields: a config other than the registered ones, e.g. synthetic
+      faces of another size: the fields of the dataset module's
+      `make_config`. `name` must not name a config then.
+
+  Raises:
+    ValueError: no such dataset, or a config both named and given.
   """
-  module = f"{_DATASETS_PACKAGE}.{name.split('/')[0].split(':')[0]}"
+  module_name = f"{_DATASETS_PACKAGE}.{name.split('/')[0].split(':')[0]}"
   try:
-    importlib.import_module(module)
+    module = importlib.import_module(module_name)
   except ModuleNotFoundError as e:
-    if e.name != module:
+    if e.name != module_name:
       raise
     raise ValueError(
-        f"unknown dataset {name!r}: there is no module {module}") from None
-  return tfds.builder(name, data_dir=data_dir)
+        f"unknown dataset {name!r}: there is no module {module_name}") from None
+  if not config_fields:
+    return tfds.builder(name, data_dir=data_dir)
+  if "/" in name:
+    raise ValueError(
+        f"dataset {name!r} names a config and config fields"
+        f" {dict(config_fields)} make one: give one or the other")
+  return tfds.builder(name, data_dir=data_dir,
+                      config=module.make_config(**config_fields))
 
 
 def _seeds(seed: int, process_index: int) -> dict[str, int]:

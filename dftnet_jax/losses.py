@@ -28,7 +28,7 @@ def generator_wgan(fake_map: jax.Array) -> jax.Array:
 
 
 def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array,
-                     fake: jax.Array, key: jax.Array, *, reduction: str = "sum",
+                     fake: jax.Array, keys: jax.Array, *, reduction: str = "sum",
                      eps: float = 1e-12) -> jax.Array:
   """WGAN-GP: mean over examples of (‖∇ₓ D(x̃)‖₂ − 1)² on random interpolates.
 
@@ -41,7 +41,9 @@ def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array,
       every example's own gradient.
     real: real images.
     fake: generated images (treated as constants).
-    key: PRNG key for the interpolation weights.
+    keys: one PRNG key per example, [B]: each draws its own interpolation
+      weight, so an example's interpolate does not depend on how the batch
+      is split over devices.
     reduction: how a critic map becomes the differentiated score: 'sum' of
       the patch scores (GANimation) or their 'mean' (the score the WGAN terms
       use).
@@ -52,7 +54,7 @@ def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array,
   """
   if reduction not in ("sum", "mean"):
     raise ValueError(f"gradient penalty reduction must be 'sum' or 'mean', got {reduction!r}")
-  alpha = jax.random.uniform(key, (real.shape[0], 1, 1, 1), real.dtype)
+  alpha = jax.vmap(lambda k: jax.random.uniform(k, (1, 1, 1), real.dtype))(keys)
   interpolates = alpha * real + (1.0 - alpha) * jax.lax.stop_gradient(fake)
   reduce = jnp.sum if reduction == "sum" else jnp.mean
 

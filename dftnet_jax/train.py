@@ -1,17 +1,29 @@
-"""Training: train states and the critic and generator steps.
+"""Training: train states, the critic and generator steps, and the loop.
 
 Each step is written once as a per-device body (`lax.pmean` over the 'batch'
-axis, per-device randomness from `fold_in(key, axis_index)`) and shipped
-under `jax.pmap` with the state unstacked: parameters go in and come out as
-one copy, only the batch is split over devices.
+axis) and shipped under `jax.pmap` with the state unstacked: parameters go in
+and come out as one copy, only the batch is split over devices. Randomness is
+drawn per example from the example's global index, so a run's results do not
+depend on how many devices share its batch.
+
+`train_and_evaluate` runs the loop: GANimation's cycle of n_critic critic
+steps and one generator step, host-side checks for non-finite losses,
+TensorBoard summaries, evaluation and asynchronous checkpoints
+(`checkpoints`), resuming from the workdir; `evaluate` scores a checkpoint.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+import datetime
 import functools
-from collections.abc import Callable
+import itertools
+import json
+import os
+import time
 from typing import Any
 
+from absl import logging
 from flax.training import train_state
 import jax
 from jax import lax
@@ -19,9 +31,13 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
+import tensorflow_datasets as tfds
 
+from dftnet_jax import checkpoints
+from dftnet_jax import input_pipeline
 from dftnet_jax import losses
 from dftnet_jax import models
+from dftnet_jax import summaries
 
 # 'image' [B, H, W, 3] in [-1, 1]; 'aus' and 'target_aus' [B, 17] in [0, 1]
 # (the input pipeline draws targets from other examples).
@@ -30,15 +46,47 @@ Metrics = dict[str, jax.Array]
 ApplyFn = Callable[..., Any]
 
 
-def create_optimizer(config: ml_collections.ConfigDict) -> optax.GradientTransformation:
-  """Adam with the paper's learning rate and betas."""
-  return optax.adam(config.learning_rate, b1=config.adam_b1, b2=config.adam_b2)
+def create_learning_rate_fn(config: ml_collections.ConfigDict, steps: int) -> optax.Schedule:
+  """`config.learning_rate`, then a linear decay to 0 over the last
+  `config.lr_decay_fraction` of the run (paper §3.1: the last 10 of 30 epochs).
+
+  Args:
+    config: the training config.
+    steps: the updates this optimiser makes in the whole run. The generator
+      makes `num_train_steps`, the critic n_critic times as many; indexing
+      each schedule by its own update count makes both decay over the same
+      part of the run.
+
+  Returns:
+    The schedule: update count → learning rate.
+
+  Raises:
+    ValueError: the decay fraction is outside [0, 1].
+  """
+  if not 0.0 <= config.lr_decay_fraction <= 1.0:
+    raise ValueError(f"config.lr_decay_fraction must be in [0, 1], got {config.lr_decay_fraction}")
+  decay_steps = round(config.lr_decay_fraction * steps)
+  constant = optax.constant_schedule(config.learning_rate)
+  if not decay_steps:
+    return constant
+  decay = optax.linear_schedule(config.learning_rate, 0.0, decay_steps)
+  return optax.join_schedules([constant, decay], [steps - decay_steps])
+
+
+def create_optimizer(config: ml_collections.ConfigDict, learning_rate: optax.ScalarOrSchedule
+                     ) -> optax.GradientTransformation:
+  """Adam with the paper's betas."""
+  return optax.adam(learning_rate, b1=config.adam_b1, b2=config.adam_b2)
 
 
 def create_train_states(config: ml_collections.ConfigDict, key: jax.Array
                         ) -> tuple[train_state.TrainState, train_state.TrainState]:
   """Initialised generator and critic states (params and Adam moments),
-  replicated for the pmap'd steps."""
+  replicated for the pmap'd steps.
+
+  Each optimiser follows its own learning-rate schedule, counted in its own
+  updates (`create_learning_rate_fn`).
+  """
   size = config.model.image_size
   image = jnp.zeros((1, size, size, 3), jnp.float32)
   aus = jnp.zeros((1, models.aus_lib.NUM_AUS), jnp.float32)
@@ -47,18 +95,22 @@ def create_train_states(config: ml_collections.ConfigDict, key: jax.Array
   discriminator = models.create_discriminator(config.model)
   g_params = jax.jit(generator.init)(g_key, image, aus)["params"]
   d_params = jax.jit(discriminator.init)(d_key, image)["params"]
-  make = functools.partial(train_state.TrainState.create, tx=create_optimizer(config))
-  return replicate((make(apply_fn=generator.apply, params=g_params),
-                    make(apply_fn=discriminator.apply, params=d_params)))
+  g_tx = create_optimizer(config, create_learning_rate_fn(config, config.num_train_steps))
+  d_tx = create_optimizer(config, create_learning_rate_fn(
+      config, config.num_train_steps * config.n_critic))
+  make = train_state.TrainState.create
+  return replicate((make(apply_fn=generator.apply, params=g_params, tx=g_tx),
+                    make(apply_fn=discriminator.apply, params=d_params, tx=d_tx)))
 
 
-def replicate(tree: Any) -> Any:
-  """One copy on every local device, laid out as the pmap'd steps return it.
+def replicate(tree: Any, devices: Sequence[jax.Device] | None = None) -> Any:
+  """One copy on every device (default: the local ones), laid out as the
+  pmap'd steps return it.
 
   Feeding the steps state in any other layout (e.g. fresh from `init`, on one
   device) compiles them a second time when their own output comes back in.
   """
-  mesh = jax.sharding.Mesh(np.array(jax.local_devices()), ("batch",))
+  mesh = jax.sharding.Mesh(np.array(devices or jax.local_devices()), ("batch",))
   return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
 
 
@@ -70,17 +122,20 @@ def _au_divisor(config: ml_collections.ConfigDict) -> float:
   raise ValueError(f"config.loss.au_mse must be 'ganimation' or 'mean', got {config.loss.au_mse!r}")
 
 
-def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, key: jax.Array, *,
+def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *,
                 d_apply: ApplyFn, config: ml_collections.ConfigDict
                 ) -> tuple[jax.Array, Metrics]:
-  """WGAN critic loss with gradient penalty and AU regression on real images."""
+  """WGAN critic loss with gradient penalty and AU regression on real images.
+
+  `keys` [B] hold one PRNG key per example, for its penalty interpolate.
+  """
   critic = lambda x: d_apply({"params": d_params}, x)
   # One critic pass over real and fake together: larger, fewer convolutions.
   maps, predicted_aus = critic(jnp.concatenate([batch["image"], fake]))
   real_map, fake_map = jnp.split(maps, 2)
   real_aus = predicted_aus[:fake.shape[0]]
   adv = losses.critic_wgan(real_map, fake_map)
-  gp = losses.gradient_penalty(lambda x: critic(x)[0], batch["image"], fake, key,
+  gp = losses.gradient_penalty(lambda x: critic(x)[0], batch["image"], fake, keys,
                                reduction=config.loss.gp_reduction)
   cond = losses.au_regression(real_aus, batch["aus"], batch_divisor=_au_divisor(config))
   total = config.loss.adv * adv + config.loss.gp * gp + config.loss.cond * cond
@@ -114,8 +169,11 @@ def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
                                  for o in passes) / 2)
   if edited.attention is not None:
     if config.model.variant == "ganimation":
+      # GANimation sums the mask's smoothness over the whole batch; this device
+      # sums its share, and the pmean of the gradients divides by the shares.
+      shares = config.batch_size / batch["image"].shape[0]
       attention = functools.partial(losses.attention_ganimation, mean_weight=cfg.ganimation_mask,
-                                    smooth_weight=cfg.ganimation_mask_smooth)
+                                    smooth_weight=shares * cfg.ganimation_mask_smooth)
       terms["g_attention"] = (1.0, sum(attention(o.attention) for o in passes) / 2)
     else:
       terms["g_attention"] = (cfg.attention, sum(losses.attention_dftnet(o.attention)
@@ -129,8 +187,20 @@ def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
   return total, metrics
 
 
-def _device_key(key: jax.Array) -> jax.Array:
-  return jax.random.fold_in(key, lax.axis_index("batch"))
+def _example_keys(key: jax.Array, batch_size: int) -> jax.Array:
+  """One key per example of this device's share, [batch_size], folded from
+  `key` with the example's global index (device index × share + position).
+
+  Folding in the device index alone would tie each example's draw to the
+  device count: one device with 4 examples and two with 2 would differ.
+  """
+  first = lax.axis_index("batch") * batch_size
+  return jax.vmap(lambda i: jax.random.fold_in(key, i))(first + jnp.arange(batch_size))
+
+
+def _fake(g_apply: ApplyFn, g_params: Any, batch: Batch) -> jax.Array:
+  """The generator's edit of the batch towards its target AUs."""
+  return g_apply({"params": g_params}, batch["image"], batch["target_aus"]).image
 
 
 def d_step(d_state: train_state.TrainState, g_params: Any, batch: Batch, key: jax.Array, *,
@@ -142,18 +212,24 @@ def d_step(d_state: train_state.TrainState, g_params: Any, batch: Batch, key: ja
     d_state: critic state, the same on every device.
     g_params: generator parameters (not updated).
     batch: this device's share of the batch.
-    key: PRNG key, the same on every device; folded with the device index.
+    key: PRNG key, the same on every device. Each example's penalty
+      interpolate is drawn from it folded with the example's global index,
+      so the update does not depend on the device count.
     g_apply: the generator's apply function.
     config: the training config.
 
   Returns:
-    The updated critic state and device-averaged metrics.
+    The updated critic state and device-averaged metrics, with the global
+    gradient norm (`d_grad_norm`: finite loss and gradients keep the state
+    finite).
   """
-  fake = lax.stop_gradient(g_apply({"params": g_params}, batch["image"], batch["target_aus"]).image)
+  fake = lax.stop_gradient(_fake(g_apply, g_params, batch))
   grad_fn = jax.grad(critic_loss, has_aux=True)
-  grads, metrics = grad_fn(d_state.params, fake, batch, _device_key(key), d_apply=d_state.apply_fn,
+  keys = _example_keys(key, batch["image"].shape[0])
+  grads, metrics = grad_fn(d_state.params, fake, batch, keys, d_apply=d_state.apply_fn,
                            config=config)
   grads, metrics = lax.pmean((grads, metrics), "batch")
+  metrics["d_grad_norm"] = optax.tree.norm(grads)
   return d_state.apply_gradients(grads=grads), metrics
 
 
@@ -166,25 +242,385 @@ def g_step(g_state: train_state.TrainState, d_params: Any, batch: Batch, key: ja
     g_state: generator state, the same on every device.
     d_params: critic parameters (not updated).
     batch: this device's share of the batch.
-    key: PRNG key, the same on every device; folded with the device index.
+    key: PRNG key, the same on every device. The objective draws nothing at
+      random; the key keeps both steps' signatures alike.
     d_apply: the critic's apply function.
     config: the training config.
 
   Returns:
-    The updated generator state and device-averaged metrics.
+    The updated generator state and device-averaged metrics, with the global
+    gradient norm (`g_grad_norm`).
   """
+  del key  # nothing random
   grad_fn = jax.grad(generator_loss, has_aux=True)
   grads, metrics = grad_fn(g_state.params, d_params, batch, g_apply=g_state.apply_fn,
                            d_apply=d_apply, config=config)
   grads, metrics = lax.pmean((grads, metrics), "batch")
+  metrics["g_grad_norm"] = optax.tree.norm(grads)
   return g_state.apply_gradients(grads=grads), metrics
 
 
+def eval_step(g_params: Any, d_params: Any, batch: Batch, key: jax.Array, *,
+              g_apply: ApplyFn, d_apply: ApplyFn, config: ml_collections.ConfigDict
+              ) -> Metrics:
+  """Both objectives' terms on a batch, nothing updated (per-device body).
+
+  Args:
+    g_params: generator parameters.
+    d_params: critic parameters.
+    batch: this device's share of the batch.
+    key: PRNG key for the penalty interpolates, folded per example as in
+      `d_step`; a fixed key makes evaluations at different steps comparable.
+    g_apply: the generator's apply function.
+    d_apply: the critic's apply function.
+    config: the training config.
+
+  Returns:
+    Device-averaged metrics of both networks.
+  """
+  keys = _example_keys(key, batch["image"].shape[0])
+  _, d_metrics = critic_loss(d_params, _fake(g_apply, g_params, batch), batch, keys,
+                             d_apply=d_apply, config=config)
+  _, g_metrics = generator_loss(g_params, d_params, batch, g_apply=g_apply, d_apply=d_apply,
+                                config=config)
+  return lax.pmean({**d_metrics, **g_metrics}, "batch")
+
+
+def sample_step(g_params: Any, batch: Batch, *, g_apply: ApplyFn
+                ) -> tuple[models.GeneratorOutput, jax.Array]:
+  """The edit towards the target AUs and its cycle back to the source AUs.
+
+  Returns:
+    Every generator output of the edit and the reconstructed source
+    [B, H, W, 3], for image summaries.
+  """
+  edited = g_apply({"params": g_params}, batch["image"], batch["target_aus"])
+  return edited, g_apply({"params": g_params}, edited.image, batch["aus"]).image
+
+
 def parallel_steps(config: ml_collections.ConfigDict, g_state: train_state.TrainState,
-                   d_state: train_state.TrainState):
-  """pmap'd (d_step, g_step): state unstacked in and out, batch split, state donated."""
+                   d_state: train_state.TrainState,
+                   devices: Sequence[jax.Device] | None = None):
+  """pmap'd (d_step, g_step): state unstacked in and out, batch split, state donated.
+
+  Args:
+    config: the training config.
+    g_state: the generator state (for its apply function).
+    d_state: the critic state (for its apply function).
+    devices: the devices to split the batch over; default: all local ones.
+
+  Returns:
+    (d_step, g_step), each called as (state, other network's params,
+    batch [D, B, ...], key).
+  """
   pmap = functools.partial(jax.pmap, axis_name="batch", in_axes=(None, None, 0, None),
-                           out_axes=(None, None), donate_argnums=(0,))
+                           out_axes=(None, None), donate_argnums=(0,), devices=devices)
   p_d_step = pmap(functools.partial(d_step, g_apply=g_state.apply_fn, config=config))
   p_g_step = pmap(functools.partial(g_step, d_apply=d_state.apply_fn, config=config))
   return p_d_step, p_g_step
+
+
+def parallel_eval_steps(config: ml_collections.ConfigDict, g_state: train_state.TrainState,
+                        d_state: train_state.TrainState):
+  """pmap'd (eval_step, sample_step) over the local devices.
+
+  Returns:
+    eval_step(g_params, d_params, batch [D, B, ...], key) → metrics and
+    sample_step(g_params, batch) → outputs [D, B, ...].
+  """
+  p_eval_step = jax.pmap(
+      functools.partial(eval_step, g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+                        config=config),
+      axis_name="batch", in_axes=(None, None, 0, None), out_axes=None)
+  p_sample_step = jax.pmap(functools.partial(sample_step, g_apply=g_state.apply_fn),
+                           axis_name="batch", in_axes=(None, 0))
+  return p_eval_step, p_sample_step
+
+
+def create_dataset_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
+  """The TFDS builder of `config.dataset`, built on first use.
+
+  The synthetic faces render themselves; EmotioNet reads `config.manual_dir`.
+  A dataset already built is reused as it is.
+  """
+  builder = input_pipeline.get_builder(config.dataset, data_dir=config.data_dir,
+                                       config_fields=config.dataset_config.to_dict())
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=config.manual_dir))
+  return builder
+
+
+def _batches(builder: tfds.core.DatasetBuilder, config: ml_collections.ConfigDict, *,
+             split: str, seed: int) -> Iterator[dict[str, np.ndarray]]:
+  """Batches [local devices, per-device batch, ...]: an endless, shuffled,
+  mirrored stream of the train split, or one ordered pass over another."""
+  return input_pipeline.create_split(
+      builder, split=split, batch_size=config.batch_size,
+      num_local_devices=jax.local_device_count(), train=split == "train", seed=seed,
+      target_au_noise=config.target_au_noise)
+
+
+def train_batches(builder: tfds.core.DatasetBuilder, config: ml_collections.ConfigDict,
+                  step: int) -> Iterator[dict[str, np.ndarray]]:
+  """The training stream for the steps from `step` on, seeded by
+  (config.seed, step): restarting it at a step reproduces what it gives."""
+  seed = int(np.random.SeedSequence([config.seed, step]).generate_state(1)[0])
+  return _batches(builder, config, split="train", seed=seed)
+
+
+def _run_keys(config: ml_collections.ConfigDict) -> tuple[jax.Array, jax.Array, jax.Array]:
+  """(init, host, eval) keys of a run, from `config.seed`."""
+  return tuple(jax.random.split(jax.random.key(config.seed), 3))
+
+
+def train_cycle(g_state: train_state.TrainState, d_state: train_state.TrainState,
+                batches: Iterator[Batch], key: jax.Array, *, p_d_step: Callable,
+                p_g_step: Callable, n_critic: int
+                ) -> tuple[train_state.TrainState, train_state.TrainState, list[Metrics]]:
+  """One training step as GANimation takes it: `n_critic` critic steps, each
+  on a fresh batch, then one generator step on the last batch.
+
+  Args:
+    g_state: the generator state (donated).
+    d_state: the critic state (donated).
+    batches: the training stream, [D, B, ...] batches.
+    key: this step's PRNG key, split over its updates.
+    p_d_step: the pmap'd critic step (`parallel_steps`).
+    p_g_step: the pmap'd generator step.
+    n_critic: critic steps per generator step.
+
+  Returns:
+    The updated states and each update's metrics, critic steps first.
+  """
+  *d_keys, g_key = jax.random.split(key, n_critic + 1)
+  metrics = []
+  for d_key in d_keys:
+    batch = next(batches)
+    d_state, d_metrics = p_d_step(d_state, g_state.params, batch, d_key)
+    metrics.append(d_metrics)
+  g_state, g_metrics = p_g_step(g_state, d_state.params, batch, g_key)
+  return g_state, d_state, metrics + [g_metrics]
+
+
+def check_finite(metrics: Sequence[Mapping[str, np.ndarray]], step: int) -> None:
+  """Stops the run if a loss term or gradient norm of `step` is not finite.
+
+  Finite losses and gradient norms keep the parameters finite, so checking
+  every step before anything is saved keeps NaN out of checkpoints.
+
+  Args:
+    metrics: the step's metrics as `train_cycle` returns them: each critic
+      step's, then the generator step's.
+    step: the training step they come from (1 for the first).
+
+  Raises:
+    FloatingPointError: naming every non-finite metric, its value, and the
+      update of the step that gave it.
+  """
+  n_critic = len(metrics) - 1
+  updates = [f"critic step {i + 1} of {n_critic}" for i in range(n_critic)] + ["generator step"]
+  bad = [f"{name}={float(value)} ({update})" for update, values in zip(updates, metrics)
+         for name, value in values.items() if not np.isfinite(value)]
+  if bad:
+    raise FloatingPointError(
+        f"non-finite loss at step {step}: {', '.join(bad)}. Stopped without saving step"
+        f" {step}; the latest checkpoint holds finite parameters.")
+
+
+def mean_metrics(metrics: Sequence[Mapping[str, np.ndarray]]) -> dict[str, float]:
+  """Each metric's mean over the updates that report it."""
+  names = {name for update in metrics for name in update}
+  return {name: float(np.mean([update[name] for update in metrics if name in update]))
+          for name in sorted(names)}
+
+
+def evaluate_losses(p_eval_step: Callable, g_state: train_state.TrainState,
+                    d_state: train_state.TrainState, batches: Iterable[Batch],
+                    key: jax.Array) -> dict[str, float]:
+  """Both objectives' terms averaged over `batches`.
+
+  Raises:
+    ValueError: `batches` is empty (a split smaller than one global batch).
+  """
+  metrics = [jax.device_get(p_eval_step(g_state.params, d_state.params, batch, key))
+             for batch in batches]
+  if not metrics:
+    raise ValueError("no evaluation batch: the test split holds fewer examples than"
+                     " one global batch")
+  return mean_metrics(metrics)
+
+
+def write_samples(writer: summaries.Writer, p_sample_step: Callable,
+                  g_state: train_state.TrainState, batch: Batch, *, step: int,
+                  num_images: int, png_path: str) -> None:
+  """The image grid (`summaries.image_grid`) of the first `num_images`
+  examples of `batch`, to TensorBoard and `png_path`."""
+  outputs = jax.device_get(p_sample_step(g_state.params, batch))
+  first = lambda x: x.reshape(-1, *x.shape[2:])[:num_images]
+  edited, reconstruction = jax.tree.map(first, outputs)
+  grid = summaries.image_grid(first(batch["image"]), edited, reconstruction)
+  writer.image(step, "samples", grid, png_path)
+
+
+class Progress:
+  """Steps/s, images/s and time left, over the steps since the last report.
+
+  The clock starts at the first `tick`, after the first step has compiled
+  the steps, so compilation does not count as training time.
+  """
+
+  def __init__(self, num_steps: int, images_per_step: int):
+    self._num_steps = num_steps
+    self._images_per_step = images_per_step
+    self._step = 0
+    self._mark: tuple[int, float] | None = None
+
+  def tick(self, step: int) -> None:
+    """Records that `step` steps are done."""
+    self._step = step
+    if self._mark is None:
+      self._mark = (step, time.perf_counter())
+
+  def report(self) -> dict[str, float]:
+    """Rates since the previous report (empty if no step was timed)."""
+    marked_step, marked_time = self._mark
+    now = time.perf_counter()
+    self._mark = (self._step, now)
+    if self._step == marked_step:
+      return {}
+    steps_per_s = (self._step - marked_step) / (now - marked_time)
+    return {"steps_per_s": steps_per_s, "images_per_s": steps_per_s * self._images_per_step,
+            "eta_s": (self._num_steps - self._step) / steps_per_s}
+
+
+def _log_line(step: int, num_steps: int, scalars: Mapping[str, float]) -> str:
+  """A log line: the rates (when timed) and the loss totals at `step`."""
+  rates = ""
+  if "steps_per_s" in scalars:
+    eta = datetime.timedelta(seconds=round(scalars["eta_s"]))
+    rates = (f" {scalars['steps_per_s']:.3g} steps/s, {scalars['images_per_s']:.3g} images/s,"
+             f" ETA {eta};")
+  losses_text = ", ".join(f"{k}={v:.4g}" for k, v in scalars.items() if k.endswith("_loss"))
+  return f"step {step}/{num_steps}:{rates} {losses_text}"
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
+                       ) -> tuple[train_state.TrainState, train_state.TrainState]:
+  """Trains as `config` says, resuming from the latest checkpoint in `workdir`.
+
+  A training step is `train_cycle`: n_critic critic steps, then a generator
+  step; `config.num_train_steps` counts generator steps. Every step's metrics
+  are checked on the host (`check_finite`) before anything is written.
+  Periodically: scalars to `workdir/train` (TensorBoard) and the log, image
+  grids of a fixed test batch to TensorBoard and `workdir/images/`, mean
+  losses over test batches to `workdir/eval`, and checkpoints (async).
+
+  The training stream restarts at the first step and at every checkpoint
+  step, seeded by (config.seed, step), and the host key is checkpointed: a
+  resumed run takes exactly the steps the unbroken run takes.
+
+  Args:
+    config: the training config (configs/default.py documents it).
+    workdir: where checkpoints, config.json, summaries and images go.
+
+  Returns:
+    The final generator and critic states.
+
+  Raises:
+    FloatingPointError: a loss or gradient norm was not finite; that step is
+      not saved.
+  """
+  checkpoints.write_config(workdir, config)
+  builder = create_dataset_builder(config)
+  init_key, key, eval_key = _run_keys(config)
+  g_state, d_state = create_train_states(config, init_key)
+  manager = checkpoints.create_manager(workdir, config)
+  start = 0
+  restored = checkpoints.restore_latest(manager, g_state, d_state, key)
+  if restored:
+    start, g_state, d_state, key = restored
+    logging.info("Resumed from the checkpoint of step %d in %s.", start, manager.directory)
+  p_d_step, p_g_step = parallel_steps(config, g_state, d_state)
+  p_eval_step, p_sample_step = parallel_eval_steps(config, g_state, d_state)
+  sample_batch = next(_batches(builder, config, split="test", seed=config.seed))
+  train_writer = summaries.Writer(os.path.join(workdir, "train"))
+  eval_writer = summaries.Writer(os.path.join(workdir, "eval"))
+  g_learning_rate = create_learning_rate_fn(config, config.num_train_steps)
+  d_learning_rate = create_learning_rate_fn(config, config.num_train_steps * config.n_critic)
+  progress = Progress(config.num_train_steps, config.n_critic * config.batch_size)
+  history = []
+  try:
+    for step in range(start, config.num_train_steps):
+      if step == start or step % config.checkpoint_every_steps == 0:
+        batches = train_batches(builder, config, step)
+      key, step_key = jax.random.split(key)
+      g_state, d_state, metrics = train_cycle(g_state, d_state, batches, step_key,
+                                              p_d_step=p_d_step, p_g_step=p_g_step,
+                                              n_critic=config.n_critic)
+      done = step + 1
+      metrics = jax.device_get(metrics)
+      check_finite(metrics, done)
+      history += metrics
+      progress.tick(done)
+      last = done == config.num_train_steps
+      if done % config.log_every_steps == 0 or last:
+        scalars = {**mean_metrics(history), **progress.report(),
+                   "g_learning_rate": float(g_learning_rate(done - 1)),
+                   "d_learning_rate": float(d_learning_rate(done * config.n_critic - 1))}
+        train_writer.scalars(done, scalars)
+        logging.info("%s", _log_line(done, config.num_train_steps, scalars))
+        history = []
+      if done % config.image_every_steps == 0 or last:
+        write_samples(train_writer, p_sample_step, g_state, sample_batch, step=done,
+                      num_images=config.num_grid_images,
+                      png_path=os.path.join(workdir, "images", f"step_{done:06d}.png"))
+      if done % config.eval_every_steps == 0 or last:
+        eval_batches = itertools.islice(
+            _batches(builder, config, split="test", seed=config.seed), config.num_eval_batches)
+        eval_metrics = evaluate_losses(p_eval_step, g_state, d_state, eval_batches, eval_key)
+        eval_writer.scalars(done, eval_metrics)
+        logging.info("eval %s", _log_line(done, config.num_train_steps, eval_metrics))
+      if done % config.checkpoint_every_steps == 0 or last:
+        checkpoints.save(manager, done, g_state, d_state, key)
+  finally:
+    manager.wait_until_finished()
+    manager.close()
+  return g_state, d_state
+
+
+def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
+  """Mean losses of the latest checkpoint over the whole test split.
+
+  Written to `workdir/test` (TensorBoard scalars and an image grid), to
+  `workdir/test/metrics_step_<step>.json` and `workdir/images/test_step_<step>.png`.
+
+  Returns:
+    The mean of every metric.
+
+  Raises:
+    FileNotFoundError: `workdir` holds no checkpoint.
+  """
+  builder = create_dataset_builder(config)
+  init_key, key, eval_key = _run_keys(config)
+  g_state, d_state = create_train_states(config, init_key)
+  manager = checkpoints.create_manager(workdir, config, read_only=True)
+  restored = checkpoints.restore_latest(manager, g_state, d_state, key)
+  manager.close()
+  if restored is None:
+    raise FileNotFoundError(f"no checkpoint in {manager.directory} to evaluate")
+  p_eval_step, p_sample_step = parallel_eval_steps(config, restored.g_state, restored.d_state)
+  metrics = evaluate_losses(p_eval_step, restored.g_state, restored.d_state,
+                            _batches(builder, config, split="test", seed=config.seed), eval_key)
+  logdir = os.path.join(workdir, "test")
+  writer = summaries.Writer(logdir)
+  writer.scalars(restored.step, metrics)
+  write_samples(writer, p_sample_step, restored.g_state,
+                next(_batches(builder, config, split="test", seed=config.seed)),
+                step=restored.step, num_images=config.num_grid_images,
+                png_path=os.path.join(workdir, "images", f"test_step_{restored.step:06d}.png"))
+  if jax.process_index() == 0:
+    with open(os.path.join(logdir, f"metrics_step_{restored.step:06d}.json"), "w",
+              encoding="utf-8") as f:
+      json.dump(metrics, f, indent=2)
+  logging.info("test %s", _log_line(restored.step, restored.step, metrics))
+  return metrics

@@ -145,3 +145,12 @@ def test_get_builder_imports_our_datasets(tmp_path):
   assert builder.builder_config.source == "openface"
   with pytest.raises(ValueError, match="unknown dataset 'celeba'"):
     input_pipeline.get_builder("celeba")
+
+
+def test_get_builder_makes_configs_from_fields(tmp_path):
+  builder = input_pipeline.get_builder(
+      "synthetic_faces", data_dir=str(tmp_path),
+      config_fields={"resolution": 16, "num_train": 8, "num_test": 0})
+  assert builder.builder_config.name == "res16_train8_test0"
+  with pytest.raises(ValueError, match="names a config and config fields"):
+    input_pipeline.get_builder("synthetic_faces/res64", config_fields={"resolution": 16})

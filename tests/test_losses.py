@@ -26,7 +26,8 @@ def test_gradient_penalty_linear_critic_closed_form(reduction):
   def critic_of(w):
     return lambda x: jnp.einsum("bhwc,phwc->bp", x, w).reshape(x.shape[0], 2, 2)
 
-  penalty = lambda w: losses.gradient_penalty(critic_of(w), real, fake, jax.random.key(0),
+  keys = jax.random.split(jax.random.key(0), shape[0])
+  penalty = lambda w: losses.gradient_penalty(critic_of(w), real, fake, keys,
                                               reduction=reduction, eps=0.0)
   scale = 1.0 if reduction == "sum" else 1.0 / patches
   g = scale * weights.astype(np.float64).sum(0)
@@ -45,7 +46,8 @@ def test_gradient_penalty_quadratic_critic_matches_finite_differences():
 
   def penalty(a):
     critic = lambda img: (0.5 * a * jnp.sum(img ** 2, axis=(1, 2, 3)))[:, None, None]
-    return losses.gradient_penalty(critic, x, x, jax.random.key(1), eps=0.0)
+    return losses.gradient_penalty(critic, x, x, jax.random.split(jax.random.key(1), 4),
+                                   eps=0.0)
 
   a = 0.7
   np.testing.assert_allclose(penalty(a), np.mean((a * norms - 1) ** 2), rtol=1e-5)
@@ -59,7 +61,8 @@ def test_gradient_penalty_is_differentiable_at_zero_gradient():
   critic = lambda x: jnp.zeros((x.shape[0], 1, 1)) * jnp.sum(x)
   x = _rand((2, 2, 2, 1), 4)
   value, grad = jax.value_and_grad(
-      lambda s: losses.gradient_penalty(lambda y: critic(y * s), x, x, jax.random.key(0)))(1.0)
+      lambda s: losses.gradient_penalty(lambda y: critic(y * s), x, x,
+                                        jax.random.split(jax.random.key(0), 2)))(1.0)
   assert np.isclose(value, 1.0, atol=1e-5)
   assert np.isfinite(grad)
 
@@ -67,7 +70,7 @@ def test_gradient_penalty_is_differentiable_at_zero_gradient():
 def test_gradient_penalty_rejects_unknown_reduction():
   with pytest.raises(ValueError, match="reduction"):
     losses.gradient_penalty(lambda x: x[..., 0], np.zeros((1, 2, 2, 1)), np.zeros((1, 2, 2, 1)),
-                            jax.random.key(0), reduction="max")
+                            jax.random.split(jax.random.key(0), 1), reduction="max")
 
 
 def test_wgan_terms():

@@ -47,6 +47,15 @@ def test_builtin_configs():
   assert synthetic_faces.SyntheticFaces.name == "synthetic_faces"
 
 
+def test_make_config_names_what_differs_from_the_registered_configs():
+  registered = {c.name: c for c in synthetic_faces.SyntheticFaces.BUILDER_CONFIGS}
+  assert synthetic_faces.make_config(64) is registered["res64"]
+  small = synthetic_faces.make_config(16, num_train=64, num_test=16, seed=2)
+  assert small.name == "res16_train64_test16_seed2"
+  assert (small.resolution, small.num_train, small.num_test, small.seed) == (16, 64, 16, 2)
+  assert synthetic_faces.make_config(16, num_train=64, num_test=16, seed=2) is small
+
+
 @pytest.mark.parametrize("field, value", [
     ("resolution", 0), ("num_train", 0), ("num_test", -5)])
 def test_bad_config_is_named(field, value):

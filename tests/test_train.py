@@ -2,6 +2,7 @@
 
 import jax
 import numpy as np
+import optax
 import pytest
 
 from configs import tiny
@@ -48,3 +49,76 @@ def test_steps_update_only_their_network_and_report_finite_metrics(variant):
   assert all(np.isfinite(v) for v in jax.tree.leaves(g_metrics))
   assert ("g_tv" in g_metrics) == (variant != "ganimation")
   assert ("g_attention" in g_metrics) == (variant != "warp_only")
+
+
+def _global_batch(config, seed):
+  """A global batch [1, B, ...], to be split over devices by `_split`."""
+  rng = np.random.default_rng(seed)
+  size, b = config.model.image_size, config.batch_size
+  return {"image": rng.uniform(-1, 1, (1, b, size, size, 3)).astype(np.float32),
+          "aus": rng.uniform(0, 1, (1, b, 17)).astype(np.float32),
+          "target_aus": rng.uniform(0, 1, (1, b, 17)).astype(np.float32)}
+
+
+def _train_on(config, devices, batches):
+  """Critic steps on all but the last batch, then a generator step on it.
+
+  Returns:
+    Both networks' parameters and every step's metrics, on the host.
+  """
+  g_state, d_state = train.replicate(
+      jax.device_get(train.create_train_states(config, jax.random.key(0))), devices)
+  p_d_step, p_g_step = train.parallel_steps(config, g_state, d_state, devices)
+  split = lambda batch: {k: v.reshape(len(devices), -1, *v.shape[2:]) for k, v in batch.items()}
+  metrics = []
+  for i, batch in enumerate(batches[:-1]):
+    d_state, d_metrics = p_d_step(d_state, g_state.params, split(batch), jax.random.key(i))
+    metrics.append(d_metrics)
+  g_state, g_metrics = p_g_step(g_state, d_state.params, split(batches[-1]), jax.random.key(9))
+  return jax.device_get((g_state.params, d_state.params, metrics + [g_metrics]))
+
+
+def test_one_and_two_devices_give_the_same_parameters(monkeypatch):
+  """Per-example keys and global-batch loss scales: the device count changes
+  only the float summation order.
+
+  GANimation's variant: its critic is everyone's, and its generator has the
+  one term summed over the batch. Plain SGD, so parameter changes are summed
+  gradients: Adam's first steps move every weight by about ±lr whatever its
+  gradient's size, and some gradients are rounding noise in any order (e.g.
+  the centre taps of the constant AU channels, which instance norm removes).
+  """
+  monkeypatch.setattr(train, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
+  config = tiny.get_config()
+  config.model.variant = "ganimation"
+  batches = [_global_batch(config, seed) for seed in range(3)]
+  g_init, d_init = train.create_train_states(config, jax.random.key(0))
+  init = jax.device_get((g_init.params, d_init.params))
+  *one, one_metrics = _train_on(config, jax.local_devices()[:1], batches)
+  *two, two_metrics = _train_on(config, jax.local_devices()[:2], batches)
+  for a, b in zip(one_metrics, two_metrics):
+    assert a.keys() == b.keys()
+    for name in a:
+      np.testing.assert_allclose(a[name], b[name], rtol=1e-5, err_msg=name)
+
+  def assert_same_change(a, b, start):
+    # Relative to the leaf's largest change: float32 resolves p + Δ to
+    # about 1e-7·|p|, coarse next to the changes of weights near 1.
+    np.testing.assert_allclose(a - start, b - start, rtol=0, atol=1e-3 * np.abs(a - start).max())
+
+  jax.tree.map(assert_same_change, one, two, list(init))
+
+
+def test_learning_rates_are_constant_then_decay_linearly_to_zero():
+  config = tiny.get_config()
+  config.learning_rate, config.lr_decay_fraction = 2e-4, 1 / 3
+  for steps in (30, 150):  # the generator's run and the critic's, 5x longer
+    schedule = train.create_learning_rate_fn(config, steps)
+    t = np.arange(steps + 1)
+    expected = 2e-4 * np.clip((steps - t) / (steps / 3), 0.0, 1.0)
+    np.testing.assert_allclose([schedule(s) for s in t], expected, rtol=1e-6, atol=1e-12)
+  config.lr_decay_fraction = 0.0
+  assert float(train.create_learning_rate_fn(config, 30)(29)) == 2e-4
+  config.lr_decay_fraction = 1.5
+  with pytest.raises(ValueError, match="lr_decay_fraction"):
+    train.create_learning_rate_fn(config, 30)

@@ -23,6 +23,8 @@ from dftnet_jax import faces
 
 # Split name -> its stream in the example seeds.
 SPLIT_IDS: dict[str, int] = {"train": 0, "test": 1}
+# The registered configs' split sizes; `make_config` names leave them out.
+DEFAULT_NUM_TRAIN, DEFAULT_NUM_TEST = 20_000, 2_000
 
 
 @dataclasses.dataclass(eq=False)
@@ -36,8 +38,8 @@ class SyntheticFacesConfig(tfds.core.BuilderConfig):
     seed: with the split and the index, seeds every example.
   """
   resolution: int = 128
-  num_train: int = 20_000
-  num_test: int = 2_000
+  num_train: int = DEFAULT_NUM_TRAIN
+  num_test: int = DEFAULT_NUM_TEST
   seed: int = 0
 
   def __post_init__(self):
@@ -45,6 +47,33 @@ class SyntheticFacesConfig(tfds.core.BuilderConfig):
       if getattr(self, field) < least:
         raise ValueError(f"{self.name}: {field} must be at least {least},"
                          f" got {getattr(self, field)}")
+
+
+# name -> config; seeded with the registered configs below the builder.
+_CONFIGS: dict[str, SyntheticFacesConfig] = {}
+
+
+def make_config(resolution: int = 128, num_train: int = DEFAULT_NUM_TRAIN,
+                num_test: int = DEFAULT_NUM_TEST, seed: int = 0
+                ) -> SyntheticFacesConfig:
+  """The config named after its fields, e.g. `res64_train4000_test200`.
+
+  TFDS stores each build under the config's name, so the name changes with
+  anything that changes the data; fields equal to the registered configs'
+  are left out, so `make_config(64)` is `res64`. One instance per name,
+  since TFDS refuses a second object under a registered config's name.
+  """
+  parts = [f"res{resolution}"] + [
+      f"{label}{value}" for label, value, default in (
+          ("train", num_train, DEFAULT_NUM_TRAIN), ("test", num_test, DEFAULT_NUM_TEST),
+          ("seed", seed, 0)) if value != default]
+  name = "_".join(parts)
+  if name not in _CONFIGS:
+    _CONFIGS[name] = SyntheticFacesConfig(
+        name=name, description=f"{resolution}x{resolution}, {num_train} train and"
+        f" {num_test} test faces, seed {seed}.", resolution=resolution,
+        num_train=num_train, num_test=num_test, seed=seed)
+  return _CONFIGS[name]
 
 
 def make_example(config: SyntheticFacesConfig, split: str,
@@ -99,6 +128,9 @@ class SyntheticFaces(tfds.core.GeneratorBasedBuilder):
     for index in range(num):
       example = make_example(self.builder_config, split, index)
       yield index, {**example, "image": _png(example["image"])}
+
+
+_CONFIGS.update((config.name, config) for config in SyntheticFaces.BUILDER_CONFIGS)
 
 
 def _png(image: np.ndarray) -> bytes:

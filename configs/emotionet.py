@@ -1,0 +1,57 @@
+"""The paper's training run (§3.1) on EmotioNet, each setting with its source.
+
+EmotioNet is prepared by hand (data/README.md); the first run builds the
+TFDS dataset from that folder:
+
+    python -m dftnet_jax.main --config=configs/emotionet.py \
+        --workdir=workdirs/emotionet --config.manual_dir=/path/to/prepared
+"""
+
+import ml_collections
+
+from configs import default
+
+# §3.1: "a subset of 200,000 samples of EmotioNet".
+_NUM_IMAGES = 200_000
+# GANimation's launch script (`--batch_size 25`); the paper gives no batch.
+_BATCH_SIZE = 25
+# §3.1: "Every 5 optimization steps of the discriminator we perform a single
+# optimization step of the generator."
+_N_CRITIC = 5
+# An epoch in GANimation's loop: a critic step on every batch, a generator
+# step on every 5th, so 200,000 / (25 · 5) = 1,600 generator steps.
+_STEPS_PER_EPOCH = _NUM_IMAGES // (_BATCH_SIZE * _N_CRITIC)
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = default.get_config()
+  # GANimation's prepared folder (imgs/, aus_openface.pkl, train/test ids).
+  config.dataset = "emotionet/ganimation"
+  # §3.1: "cropped and resized to 128 × 128, where the faces are centered".
+  config.model.image_size = 128
+  # §2.1 / Fig. 2: DFT-Net's two decoders (not an ablation).
+  config.model.variant = "dftnet"
+  # §3.1: "Adam with learning rate of 0.0001, beta1 = 0.5, beta2 = 0.999".
+  config.learning_rate = 1e-4
+  config.adam_b1 = 0.5
+  config.adam_b2 = 0.999
+  config.batch_size = _BATCH_SIZE
+  config.n_critic = _N_CRITIC
+  # §3.1: "30 epochs with linearly decay over the last 10 epochs".
+  config.num_train_steps = 30 * _STEPS_PER_EPOCH
+  config.lr_decay_fraction = 10 / 30
+  # §3.1: "λgp = 10, λadv = 1.0, λatt = 1.0, λtv = 0.0001, λcond = 4000,
+  # λcyc = 10".
+  config.loss.gp = 10.0
+  config.loss.adv = 1.0
+  config.loss.attention = 1.0
+  config.loss.tv = 1e-4
+  config.loss.cond = 4000.0
+  config.loss.cycle = 10.0
+  # §3.1: "The target AUs are firstly sampled from the whole training set";
+  # GANimation adds U(-0.1, 0.1) noise.
+  config.target_au_noise = 0.1
+  # Summaries and evaluation once an epoch.
+  config.image_every_steps = _STEPS_PER_EPOCH
+  config.eval_every_steps = _STEPS_PER_EPOCH
+  return config

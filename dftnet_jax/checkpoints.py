@@ -1,0 +1,116 @@
+"""Checkpoints: Orbax saves of both train states and the loop's RNG key.
+
+Layout of a workdir:
+
+    config.json              the run's config (`load_config` rebuilds it)
+    checkpoints/<step>/      one checkpoint per saved generator step:
+      g_state/, d_state/     TrainState trees: step, params, opt_state
+      loop/                  {"rng": the host PRNG key's data, uint32 [2]}
+
+Saves are asynchronous: Orbax writes into a temporary directory and renames
+it when complete, so a run killed mid-save leaves the previous checkpoint as
+the latest, and the next run deletes the leftover.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, NamedTuple
+
+from flax.training import train_state
+import jax
+import ml_collections
+import orbax.checkpoint as ocp
+
+
+class Restored(NamedTuple):
+  """What a checkpoint brings back to the training loop."""
+  step: int
+  g_state: train_state.TrainState
+  d_state: train_state.TrainState
+  key: jax.Array
+
+
+def create_manager(workdir: str, config: ml_collections.ConfigDict, *,
+                   read_only: bool = False) -> ocp.CheckpointManager:
+  """The manager of `workdir/checkpoints`.
+
+  Args:
+    workdir: the run's directory.
+    config: the training config (`keep_checkpoints`).
+    read_only: for evaluation: touches nothing, so it cannot delete the
+      temporary directory of a save the training run is writing.
+
+  Returns:
+    A manager that saves asynchronously, keeps the newest
+    `config.keep_checkpoints` checkpoints and, unless read-only, removes the
+    leftovers of interrupted saves.
+  """
+  options = ocp.CheckpointManagerOptions(
+      enable_async_checkpointing=True, cleanup_tmp_directories=not read_only,
+      read_only=read_only,
+      preservation_policy=ocp.checkpoint_managers.LatestN(config.keep_checkpoints))
+  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"),
+                               options=options)
+
+
+def save(manager: ocp.CheckpointManager, step: int, g_state: train_state.TrainState,
+         d_state: train_state.TrainState, key: jax.Array) -> None:
+  """Starts saving the states and the host key as checkpoint `step` (the
+  generator step); returns once the arrays are copied, before the write."""
+  manager.save(step, args=ocp.args.Composite(
+      g_state=ocp.args.StandardSave(g_state), d_state=ocp.args.StandardSave(d_state),
+      loop=ocp.args.StandardSave({"rng": jax.random.key_data(key)})))
+
+
+def _abstract(tree: Any) -> Any:
+  return jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
+
+
+def restore_latest(manager: ocp.CheckpointManager, g_state: train_state.TrainState,
+                   d_state: train_state.TrainState, key: jax.Array) -> Restored | None:
+  """The latest complete checkpoint, or None if there is none.
+
+  Args:
+    manager: from `create_manager`.
+    g_state: a generator state of the run's shapes and layout (e.g. fresh
+      from `train.create_train_states`); its arrays are not read.
+    d_state: the same for the critic.
+    key: a host key of the run's key type.
+
+  Returns:
+    The states laid out as `g_state` and `d_state` are (so the pmap'd steps
+    do not compile again, whatever device count saved them), and the key.
+  """
+  step = manager.latest_step()
+  if step is None:
+    return None
+  restored = manager.restore(step, args=ocp.args.Composite(
+      g_state=ocp.args.StandardRestore(_abstract(g_state)),
+      d_state=ocp.args.StandardRestore(_abstract(d_state)),
+      loop=ocp.args.StandardRestore(_abstract({"rng": jax.random.key_data(key)}))))
+  return Restored(step, restored.g_state, restored.d_state,
+                  jax.random.wrap_key_data(restored.loop["rng"]))
+
+
+def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
+  """`workdir/config.json`, so evaluation and editing can rebuild the
+  model without the config file (process 0 only)."""
+  if jax.process_index() == 0:
+    os.makedirs(workdir, exist_ok=True)
+    with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
+      f.write(config.to_json(indent=2))
+
+
+def load_config(workdir: str) -> ml_collections.ConfigDict:
+  """The config `write_config` saved in `workdir`.
+
+  Raises:
+    FileNotFoundError: `workdir` holds no config.json (no run trained there).
+  """
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise FileNotFoundError(f"{path} does not exist: no training run wrote to {workdir}")
+  with open(path, encoding="utf-8") as f:
+    return ml_collections.ConfigDict(json.load(f))
