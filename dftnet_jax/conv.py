@@ -26,14 +26,11 @@ Canonical parameter layouts (independent of the formulation):
 
 from __future__ import annotations
 
-from typing import Literal
-
 import flax.linen as nn
 import jax
 from jax import lax
 import jax.numpy as jnp
 
-Impl = Literal["auto", "native", "s2d", "im2col", "banded"]
 IMPLS: tuple[str, ...] = ("auto", "native", "s2d", "im2col", "banded")
 # Patch bytes per step of the banded weight gradient: small enough to stay
 # in this CPU's cache, large enough for an efficient matmul (measured).
