@@ -9,8 +9,9 @@ same parameters, so checkpoints move freely between formulations and backends:
 
   native    `lax.conv_general_dilated` as is (what cuDNN and TPUs want).
   s2d       strided convs as space-to-depth + a stride-1 conv; transposed
-            convs as sub-pixel: one stride-1 conv to the four output phases,
-            then depth-to-space.
+            convs as sub-pixel: one stride-1 2×2 conv to the four output
+            phases, then interleaving (the transposed conv's FLOPs exactly,
+            where a shared 3×3 window would spend 9/4 of them).
   im2col    like s2d, but every stride-1 conv is one matmul over patches.
   banded    like s2d, but every stride-1 conv takes its weight gradient as
             im2col matmuls over bands of rows small enough to stay in cache
@@ -49,14 +50,6 @@ def space_to_depth(x: jax.Array, block: int) -> jax.Array:
   b, h, w, c = x.shape
   x = x.reshape(b, h // block, block, w // block, block, c)
   return x.transpose(0, 1, 3, 2, 4, 5).reshape(b, h // block, w // block, block * block * c)
-
-
-def depth_to_space(x: jax.Array, block: int) -> jax.Array:
-  """Inverse of `space_to_depth`."""
-  b, h, w, c = x.shape
-  c_out = c // (block * block)
-  x = x.reshape(b, h, w, block, block, c_out)
-  return x.transpose(0, 1, 3, 2, 4, 5).reshape(b, h * block, w * block, c_out)
 
 
 def _s2d_kernel(kernel: jax.Array, block: int) -> jax.Array:
@@ -188,21 +181,27 @@ def conv2d(x: jax.Array, kernel: jax.Array, *, stride: int = 1, padding: int = 0
   return _valid_stride1(space_to_depth(x, stride), _s2d_kernel(kernel, stride), impl)
 
 
-def _subpixel_kernel(kernel: jax.Array) -> jax.Array:
-  """[4, 4, C, O] transposed-conv kernel → [3, 3, C, 4·O] phase kernel.
+def _phase_kernel(kernel: jax.Array) -> jax.Array:
+  """[4, 4, C, O] transposed-conv kernel → [2, 2, C, 4·O] phase kernel.
 
-  Output row 2m + r reads input rows m - 1 + r + t (t = 0, 1) with kernel
-  tap 3 - r - 2t; on the 1-padded input that is window row r + t. The four
-  phases (r, c) share one 3×3 window and fill disjoint 2×2 corners of it.
+  Output pixel (2m + r, 2n + s) reads the 1-padded input at rows m + r + t,
+  columns n + s + u (t, u = 0, 1) with kernel tap (3 - r - 2t, 3 - s - 2u):
+  each phase (r, s) is a 2×2 conv whose window starts r rows and s columns
+  further on. Output channel order is (r, s, o).
   """
   c, o = kernel.shape[2:]
-  phases = []
-  for r in range(2):
-    for s in range(2):
-      taps = kernel[jnp.array([3 - r, 1 - r])][:, jnp.array([3 - s, 1 - s])]
-      phases.append(jnp.pad(taps, ((r, 1 - r), (s, 1 - s), (0, 0), (0, 0))))
-  # Channel order (r, s, o) matches depth_to_space's (row, col, c).
-  return jnp.stack(phases, axis=3).reshape(3, 3, c, 4 * o)
+  phases = [kernel[jnp.array([3 - r, 1 - r])][:, jnp.array([3 - s, 1 - s])]
+            for r in range(2) for s in range(2)]
+  return jnp.stack(phases, axis=3).reshape(2, 2, c, 4 * o)
+
+
+def _interleave_phases(y: jax.Array) -> jax.Array:
+  """[B, H+1, W+1, 4·O] phase maps → [B, 2H, 2W, O]; phase (r, s) shifted by (r, s)."""
+  b, h, w = y.shape[0], y.shape[1] - 1, y.shape[2] - 1
+  y = y.reshape(b, h + 1, w + 1, 2, 2, -1)
+  rows = [jnp.stack([y[:, r:r + h, s:s + w, r, s] for s in range(2)], axis=3)
+          for r in range(2)]
+  return jnp.stack(rows, axis=2).reshape(b, 2 * h, 2 * w, -1)
 
 
 def conv_transpose2x(x: jax.Array, kernel: jax.Array, *, impl: str = "native") -> jax.Array:
@@ -211,9 +210,9 @@ def conv_transpose2x(x: jax.Array, kernel: jax.Array, *, impl: str = "native") -
   Args:
     x: [B, H, W, C] input.
     kernel: [4, 4, C, O] weights in the canonical layout (module doc).
-    impl: 'native' (dilated conv), 's2d' (sub-pixel), 'im2col' (sub-pixel
-      with the stride-1 conv as a matmul) or 'banded' (sub-pixel with a
-      banded weight gradient).
+    impl: 'native' (dilated conv), 's2d' (sub-pixel: one 2×2 conv to the
+      four output phases), 'im2col' (sub-pixel with the 2×2 conv as a
+      matmul) or 'banded' (sub-pixel with a banded weight gradient).
 
   Returns:
     [B, 2H, 2W, O].
@@ -225,8 +224,7 @@ def conv_transpose2x(x: jax.Array, kernel: jax.Array, *, impl: str = "native") -
         x, kernel[::-1, ::-1], (1, 1), [(2, 2), (2, 2)], lhs_dilation=(2, 2),
         dimension_numbers=_DIMS)
   _check_impl(impl)
-  y = _valid_stride1(_pad(x, 1, 1), _subpixel_kernel(kernel), impl)
-  return depth_to_space(y, 2)
+  return _interleave_phases(_valid_stride1(_pad(x, 1, 1), _phase_kernel(kernel), impl))
 
 
 def resolve_impl(impl: str, *, transposed: bool = False, twice_differentiated: bool = False,
@@ -276,6 +274,7 @@ class Conv(nn.Module):
     padding: zeros added on every side.
     use_bias: add a learned per-channel bias.
     impl: 'auto', 'native', 's2d' or 'im2col' (module doc).
+    kernel_init: initialiser of the HWIO kernel.
   """
   features: int
   kernel_size: int
@@ -283,10 +282,11 @@ class Conv(nn.Module):
   padding: int = 0
   use_bias: bool = False
   impl: str = "auto"
+  kernel_init: nn.initializers.Initializer = default_kernel_init
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    kernel = self.param("kernel", default_kernel_init,
+    kernel = self.param("kernel", self.kernel_init,
                         (self.kernel_size, self.kernel_size, x.shape[-1], self.features))
     out_h, out_w = ((n + 2 * self.padding - self.kernel_size) // self.stride + 1
                     for n in x.shape[1:3])

@@ -20,7 +20,7 @@ import ml_collections
 
 from dftnet_jax import aus as aus_lib
 from dftnet_jax import warp as warp_lib
-from dftnet_jax.conv import Conv, ConvTranspose2x, resolve_impl
+from dftnet_jax.conv import Conv, ConvTranspose2x, default_kernel_init, resolve_impl
 
 VARIANTS: tuple[str, ...] = ("dftnet", "ganimation", "warp_only")
 
@@ -98,11 +98,15 @@ class Decoder(nn.Module):
   With `skips`, each upsampled map is concatenated with the encoder feature of
   the same resolution and fused by a 3×3 conv-IN-ReLU (the paper's skip
   connections for the texture decoder). The 7×7 conv emits every head's
-  channels at once; they are split and squashed per head.
+  channels at once; they are split and squashed per head. With
+  `zero_init_heads` that conv starts at zero, so the flow starts at the
+  identity and the attention at 0.5: a random initial flow scrambles the
+  warped face, and the attention then learns to ignore the warp for good.
   """
   width: int = 64
   heads: Sequence[Head] = ()
   skips: bool = False
+  zero_init_heads: bool = False
   conv_impl: str = "auto"
 
   @nn.compact
@@ -114,7 +118,9 @@ class Decoder(nn.Module):
       if self.skips:
         x = jnp.concatenate([x, skip], axis=-1)
         x = _norm_relu(Conv(features, 3, padding=1, impl=self.conv_impl)(x))
-    y = Conv(sum(h.channels for h in self.heads), 7, padding=3, impl=self.conv_impl)(x)
+    head_init = nn.initializers.zeros if self.zero_init_heads else default_kernel_init
+    y = Conv(sum(h.channels for h in self.heads), 7, padding=3, impl=self.conv_impl,
+             kernel_init=head_init)(x)
     bounds = [sum(h.channels for h in self.heads[:k]) for k in range(1, len(self.heads))]
     return [h.activation(part) for h, part in zip(self.heads, jnp.split(y, bounds, axis=-1))]
 
@@ -153,12 +159,12 @@ class Generator(nn.Module):
                                   name="decoder")(latent, skips)
       return GeneratorOutput(compose(image, colour, attention), image, colour, attention, None)
     if self.variant == "warp_only":
-      (flow,) = Decoder(self.width, (_FLOW,), conv_impl=self.conv_impl,
+      (flow,) = Decoder(self.width, (_FLOW,), zero_init_heads=True, conv_impl=self.conv_impl,
                         name="flow_decoder")(latent, skips)
       aligned = warp_lib.warp(image, flow)
       return GeneratorOutput(aligned, aligned, None, None, flow)
-    flow, attention = Decoder(self.width, (_FLOW, _ATTENTION), conv_impl=self.conv_impl,
-                              name="flow_decoder")(latent, skips)
+    flow, attention = Decoder(self.width, (_FLOW, _ATTENTION), zero_init_heads=True,
+                              conv_impl=self.conv_impl, name="flow_decoder")(latent, skips)
     (texture,) = Decoder(self.width, (_COLOUR,), skips=True, conv_impl=self.conv_impl,
                          name="texture_decoder")(latent, skips)
     aligned = warp_lib.warp(image, flow)

@@ -231,14 +231,9 @@ def _numpy_space_to_depth(x, block):
 
 @pytest.mark.parametrize("block, shape", [(2, (2, 4, 6, 3)), (2, (1, 2, 2, 1)), (3, (2, 6, 3, 5))])
 def test_space_to_depth(block, shape):
-  """Channel order (row, col, c) as the loop builds it; depth_to_space undoes it."""
+  """Channel order (row, col, c), as the loop builds it."""
   x = _normal(shape, 8)
-  packed = conv.space_to_depth(x, block)
-  np.testing.assert_array_equal(packed, _numpy_space_to_depth(x, block))
-  np.testing.assert_array_equal(conv.depth_to_space(packed, block), x)
-  y = _normal((shape[0], shape[1] // block, shape[2] // block, block * block * shape[3]), 9)
-  np.testing.assert_array_equal(_numpy_space_to_depth(np.asarray(conv.depth_to_space(y, block)),
-                                                      block), y)
+  np.testing.assert_array_equal(conv.space_to_depth(x, block), _numpy_space_to_depth(x, block))
 
 
 # (kernel, stride, padding, use_bias, spatial size, C_in, C_out) for the modules.

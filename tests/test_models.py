@@ -165,6 +165,20 @@ def test_generator_rejects_bad_image_shapes(variant, shape, message):
                    jax.ShapeDtypeStruct((BATCH, 17), jnp.float32))
 
 
+@pytest.mark.parametrize("variant", ["dftnet", "warp_only"])
+def test_fresh_generator_starts_with_identity_flow(variant):
+  """At initialisation Φ = 0 and A = 0.5, so the warp returns the source exactly."""
+  images = np.random.default_rng(0).uniform(-1, 1, (BATCH, SIZE, SIZE, 3)).astype(np.float32)
+  target = np.full((BATCH, NUM_AUS), 0.5, np.float32)
+  generator = models.Generator(variant=variant, **TINY)
+  out = generator.apply(generator.init(jax.random.key(0), images, target), images, target)
+  np.testing.assert_array_equal(out.flow, 0.0)
+  np.testing.assert_allclose(out.aligned, images, rtol=0, atol=1e-6)
+  if variant == "dftnet":
+    np.testing.assert_array_equal(out.attention, 0.5)
+    assert np.abs(out.texture).mean() > 1e-3
+
+
 def test_create_from_config():
   """Config fields reach the modules they name."""
   config = ml_collections.ConfigDict(dict(variant="warp_only", g_width=8, g_res_blocks=2,
