@@ -6,6 +6,7 @@ with `jq` or pandas; times are seconds unless a key says otherwise.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 import json
 import os
@@ -19,6 +20,7 @@ import flax.linen as nn  # pylint: disable=g-import-not-at-top
 import jax
 import jax.numpy as jnp
 
+from dftnet_jax import allocator
 from dftnet_jax import aus
 from dftnet_jax import conv
 
@@ -27,6 +29,22 @@ def emit(**fields: Any) -> None:
   """Prints one JSON line (floats rounded for readability) and flushes."""
   clean = {k: round(v, 6) if isinstance(v, float) else v for k, v in fields.items()}
   print(json.dumps(clean), flush=True)
+
+
+def parse_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
+  """Parses the command line, with `--malloc` applied before JAX runs anything.
+
+  `--malloc=retain` (the default, as in `dftnet_jax.main`) keeps freed memory
+  mapped; `default` leaves glibc as it is, to measure what that costs.
+  """
+  parser.add_argument("--malloc", choices=("retain", "default"), default="retain",
+                      help="glibc malloc: keep freed memory mapped (retain) or not")
+  args = parser.parse_args()
+  if args.malloc == "retain" and not allocator.retain_freed_memory():
+    raise SystemExit("--malloc=retain needs glibc malloc; pass --malloc=default")
+  emit(benchmark="setup", malloc=args.malloc, jax=jax.__version__,
+       device=jax.devices()[0].device_kind, cpus=os.cpu_count())
+  return args
 
 
 def time_fn(fn: Callable[[], Any], *, repeats: int = 5, warmup: int = 1,

@@ -85,7 +85,7 @@ def main() -> None:
                       help="modules under configs/: the paper model and the CPU demo")
   parser.add_argument("--formulations", default=",".join(FORMULATIONS))
   parser.add_argument("--repeats", type=int, default=3)
-  args = parser.parse_args()
+  args = common.parse_args(parser)
   common.emit(benchmark="peak", when="before", **common.peak_gflops())
   for config_name in args.configs.split(","):
     model = importlib.import_module(f"configs.{config_name}").get_config().model

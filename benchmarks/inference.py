@@ -49,7 +49,7 @@ def main() -> None:
   parser.add_argument("--variants", default=",".join(models.VARIANTS))
   parser.add_argument("--conv_impl", default="auto")
   parser.add_argument("--repeats", type=int, default=5)
-  args = parser.parse_args()
+  args = common.parse_args(parser)
   peak = common.peak_gflops()
   common.emit(benchmark="peak", when="before", **peak)
   for variant in args.variants.split(","):

@@ -1,13 +1,22 @@
 """Training throughput: one cycle of n_critic D steps + 1 G step.
 
 Usage: python -m benchmarks.train_step [--configs default,synthetic] [--batch 16]
-           [--conv_impls native,auto] [--variants dftnet,ganimation]
+           [--conv_impls native,auto] [--variants dftnet,ganimation] [--malloc default]
 
 A cycle is GANimation's: n_critic (5) critic steps, each on a fresh batch,
 then one generator step on the last batch; images/s = n_critic · batch /
-cycle time. Each configuration runs through the real pmap'd steps of
-dftnet_jax.train on one device. The formulations are timed in the same run so
-their ratio is meaningful on this shared, noisy machine.
+cycle time. Each configuration runs through the real pmap'd
+`train.parallel_cycle` on one device. The formulations are timed in the same
+run so their ratio is meaningful on this shared, noisy machine.
+
+FLOPs are counted analytically from the convolutions (2 × multiply-adds; a
+backward pass costs twice its forward) for the cycle as a straightforward
+implementation runs it, so that GFLOP/s compare across implementations:
+per image, a critic step is a generator forward F_G, the critic's forward
+and backward on a real and a fake image (6 F_D) and the penalty's forward,
+input gradient and double backward (6 F_D); the generator step is two
+generator forwards and their backwards (6 F_G) and the critic's forward and
+input gradient (2 F_D). The fused cycle skips one of those forwards.
 """
 
 from __future__ import annotations
@@ -17,49 +26,64 @@ import importlib
 import time
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import common
 from dftnet_jax import aus
+from dftnet_jax import models
 from dftnet_jax import train
 
 
-def bench(config_name: str, variant: str, conv_impl: str, batch: int, cycles: int) -> None:
+def cycle_gflop(config, batch: int) -> float:
+  """The analytic GFLOP of one cycle (module doc) at `batch` images a step."""
+  size = config.model.image_size
+  f_g = sum(layer.flops for layer in common.conv_layers(
+      models.create_generator(config.model), *common.generator_inputs(1, size)))
+  f_d = sum(layer.flops for layer in common.conv_layers(
+      models.create_discriminator(config.model),
+      jax.ShapeDtypeStruct((1, size, size, 3), jnp.float32)))
+  per_image = config.n_critic * (f_g + 12 * f_d) + 6 * f_g + 2 * f_d
+  return per_image * batch / 1e9
+
+
+def bench(config_name: str, variant: str, conv_impl: str, batch: int, cycles: int,
+          peak: float) -> None:
   config = importlib.import_module(f"configs.{config_name}").get_config()
   config.model.variant = variant
   config.model.conv_impl = conv_impl
   config.batch_size = batch
   size = config.model.image_size
   g_state, d_state = train.create_train_states(config, jax.random.key(0))
-  p_d_step, p_g_step = train.parallel_steps(config, g_state, d_state)
+  p_cycle = train.parallel_cycle(config)
   rng = np.random.default_rng(0)
-  batches = [{"image": rng.uniform(-1, 1, (1, batch, size, size, 3)).astype(np.float32),
-              "aus": rng.uniform(0, 1, (1, batch, aus.NUM_AUS)).astype(np.float32),
-              "target_aus": rng.uniform(0, 1, (1, batch, aus.NUM_AUS)).astype(np.float32)}
-             for _ in range(config.n_critic)]
+  batches = {"image": rng.uniform(-1, 1, (1, config.n_critic, batch, size, size, 3)),
+             "aus": rng.uniform(0, 1, (1, config.n_critic, batch, aus.NUM_AUS)),
+             "target_aus": rng.uniform(0, 1, (1, config.n_critic, batch, aus.NUM_AUS))}
+  batches = {name: value.astype(np.float32) for name, value in batches.items()}
   key = jax.random.key(1)
 
   def cycle(g_state, d_state):
-    for b in batches:
-      d_state, _ = p_d_step(d_state, g_state.params, b, key)
-    g_state, metrics = p_g_step(g_state, d_state.params, batches[-1], key)
-    return g_state, d_state, metrics
+    g_state, d_state, metrics = p_cycle(g_state, d_state, batches, key)
+    jax.block_until_ready(metrics)
+    return g_state, d_state
 
   start = time.perf_counter()
-  g_state, d_state, metrics = cycle(g_state, d_state)
-  jax.block_until_ready(metrics)
+  g_state, d_state = cycle(g_state, d_state)
   first_s = time.perf_counter() - start
   times = []
   for _ in range(cycles):
     start = time.perf_counter()
-    g_state, d_state, metrics = cycle(g_state, d_state)
-    jax.block_until_ready(metrics)
+    g_state, d_state = cycle(g_state, d_state)
     times.append(time.perf_counter() - start)
-  images = config.n_critic * batch
-  common.emit(benchmark="train_cycle", config=config_name, variant=variant, conv_impl=conv_impl, size=size,
-              batch=batch, n_critic=config.n_critic, first_cycle_s=first_s,
-              cycle_s_median=float(np.median(times)), cycle_s_min=min(times),
-              cycle_s_max=max(times), images_per_s=images / float(np.median(times)))
+  median = float(np.median(times))
+  gflop = cycle_gflop(config, batch)
+  common.emit(benchmark="train_cycle", config=config_name, variant=variant,
+              conv_impl=conv_impl, size=size, batch=batch, n_critic=config.n_critic,
+              first_cycle_s=first_s, cycle_s_median=median, cycle_s_min=min(times),
+              cycle_s_max=max(times), images_per_s=config.n_critic * batch / median,
+              gflop_per_cycle=gflop, gflops_achieved=gflop / min(times),
+              fraction_of_matmul_peak=gflop / min(times) / peak)
 
 
 def main() -> None:
@@ -69,13 +93,14 @@ def main() -> None:
   parser.add_argument("--batch", type=int, default=16)
   parser.add_argument("--variants", default="dftnet")
   parser.add_argument("--conv_impls", default="native,auto")
-  parser.add_argument("--cycles", type=int, default=2)
-  args = parser.parse_args()
-  common.emit(benchmark="peak", when="before", **common.peak_gflops())
+  parser.add_argument("--cycles", type=int, default=3)
+  args = common.parse_args(parser)
+  peak = common.peak_gflops()
+  common.emit(benchmark="peak", when="before", **peak)
   for config_name in args.configs.split(","):
     for variant in args.variants.split(","):
       for impl in args.conv_impls.split(","):
-        bench(config_name, variant, impl, args.batch, args.cycles)
+        bench(config_name, variant, impl, args.batch, args.cycles, peak["matmul_gflops"])
   common.emit(benchmark="peak", when="after", **common.peak_gflops())
 
 

@@ -55,6 +55,10 @@ def get_loss_config() -> ml_collections.ConfigDict:
   loss.au_mse = "ganimation"
   # Flow TV: 'sum' over pixels, mean over batch (paper eq. 9), or 'mean'.
   loss.tv_reduction = "sum"
+  # Units of Φ in the flow TV: 'pixels' (x·W/2, y·H/2) or 'normalised' (as
+  # predicted). The paper gives none; in normalised units its 1e-4 is
+  # (W/2)² times weaker and leaves the flow noisy.
+  loss.tv_units = "pixels"
   return loss
 
 

@@ -86,12 +86,21 @@ def _differences(x: jax.Array) -> tuple[jax.Array, jax.Array]:
   return x[:, 1:, :, :] - x[:, :-1, :, :], x[:, :, 1:, :] - x[:, :, :-1, :]
 
 
-def flow_tv(flow: jax.Array, *, reduction: str = "sum") -> jax.Array:
+def flow_tv(flow: jax.Array, *, reduction: str = "sum", units: str = "normalised"
+            ) -> jax.Array:
   """Squared total variation of the flow [B, H, W, 2] (paper eq. 9).
 
   'sum' adds over pixels and channels and averages over the batch, as the
   equation reads; 'mean' averages over everything (resolution-independent).
+  `units` 'pixels' measures Φ in pixels (x·W/2, y·H/2) rather than in the
+  normalised coordinates it is predicted in: the paper gives no units, and
+  with normalised ones its weight of 1e-4 is (W/2)² times too weak to smooth
+  anything (the flow stayed pixel noise in the CPU demo).
   """
+  if units == "pixels":
+    flow = flow * jnp.array([flow.shape[2] / 2, flow.shape[1] / 2], flow.dtype)
+  elif units != "normalised":
+    raise ValueError(f"flow TV units must be 'normalised' or 'pixels', got {units!r}")
   dy, dx = _differences(flow)
   if reduction == "sum":
     return (jnp.sum(dy ** 2) + jnp.sum(dx ** 2)) / flow.shape[0]

@@ -14,6 +14,7 @@ import jax
 from ml_collections import config_flags
 import tensorflow as tf
 
+from dftnet_jax import allocator
 from dftnet_jax import checkpoints
 from dftnet_jax import train
 
@@ -26,12 +27,17 @@ flags.DEFINE_enum("mode", "train", ["train", "evaluate"],
 config_flags.DEFINE_config_file(
     "config", None, "Training configuration file (configs/*.py); in evaluate mode, default:"
     " the workdir's config.json.", lock_config=True)
+flags.DEFINE_bool("retain_freed_memory", True,
+                  "Keep freed memory mapped (glibc) rather than page-faulting every step's"
+                  " buffers in again; the process then holds its peak memory.")
 flags.mark_flags_as_required(["workdir"])
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if FLAGS.retain_freed_memory and not allocator.retain_freed_memory():
+    logging.warning("--retain_freed_memory: not glibc malloc here; left as it is")
   # tf.data only feeds the host; accelerators belong to JAX.
   tf.config.set_visible_devices([], "GPU")
   logging.info("JAX process %d of %d; local devices: %r", jax.process_index(),

@@ -1,13 +1,15 @@
 """Training: train states, the critic and generator steps, and the loop.
 
-Each step is written once as a per-device body (`lax.pmean` over the 'batch'
-axis) and shipped under `jax.pmap` with the state unstacked: parameters go in
-and come out as one copy, only the batch is split over devices. Randomness is
-drawn per example from the example's global index, so a run's results do not
-depend on how many devices share its batch.
+Each update is written once as a per-device body (`lax.pmean` over the
+'batch' axis); `cycle_step` chains GANimation's cycle of n_critic critic
+updates and one generator update into one program, shipped under `jax.pmap`
+with the state unstacked: parameters go in and come out as one copy, only
+the batches are split over devices. Randomness is drawn per example from the
+example's global index, so a run's results do not depend on how many devices
+share its batch.
 
-`train_and_evaluate` runs the loop: GANimation's cycle of n_critic critic
-steps and one generator step, host-side checks for non-finite losses,
+`train_and_evaluate` runs the loop: one cycle a step, host-side checks for
+non-finite losses,
 TensorBoard summaries, evaluation and asynchronous checkpoints
 (`checkpoints`), resuming from the workdir; `evaluate` scores a checkpoint.
 """
@@ -143,18 +145,19 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
                  "d_real_minus_fake": -adv}
 
 
-def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
-                   g_apply: ApplyFn, d_apply: ApplyFn, config: ml_collections.ConfigDict
-                   ) -> tuple[jax.Array, Metrics]:
-  """Adversarial + AU + cycle + the variant's flow/attention regularisers.
+def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params: Any,
+                        batch: Batch, *, g_apply: ApplyFn, d_apply: ApplyFn,
+                        config: ml_collections.ConfigDict) -> tuple[jax.Array, Metrics]:
+  """Adversarial + AU + cycle + the variant's flow/attention regularisers,
+  given the generator's edit of the batch towards its target AUs.
 
-  Metrics hold each term unweighted (GANimation's mask terms come weighted,
-  as one term) and the weighted total.
+  Taking the edit as an argument lets a training cycle share one generator
+  forward between its last critic step and its generator step. Metrics hold
+  each term unweighted (GANimation's mask terms come weighted, as one term)
+  and the weighted total.
   """
-  generate = lambda x, y: g_apply({"params": g_params}, x, y)
   targets = batch["target_aus"]
-  edited = generate(batch["image"], targets)
-  cycled = generate(edited.image, batch["aus"])
+  cycled = g_apply({"params": g_params}, edited.image, batch["aus"])
   fake_map, fake_aus = d_apply({"params": d_params}, edited.image)
   cfg = config.loss
   divisor = _au_divisor(config)
@@ -165,7 +168,8 @@ def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
   }
   passes = (edited, cycled)
   if edited.flow is not None:
-    terms["g_tv"] = (cfg.tv, sum(losses.flow_tv(o.flow, reduction=cfg.tv_reduction)
+    terms["g_tv"] = (cfg.tv, sum(losses.flow_tv(o.flow, reduction=cfg.tv_reduction,
+                                                 units=cfg.tv_units)
                                  for o in passes) / 2)
   if edited.attention is not None:
     if config.model.variant == "ganimation":
@@ -187,6 +191,15 @@ def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
   return total, metrics
 
 
+def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
+                   g_apply: ApplyFn, d_apply: ApplyFn, config: ml_collections.ConfigDict
+                   ) -> tuple[jax.Array, Metrics]:
+  """`generator_objective` of the generator's own edit of the batch."""
+  edited = g_apply({"params": g_params}, batch["image"], batch["target_aus"])
+  return generator_objective(edited, g_params, d_params, batch, g_apply=g_apply,
+                             d_apply=d_apply, config=config)
+
+
 def _example_keys(key: jax.Array, batch_size: int) -> jax.Array:
   """One key per example of this device's share, [batch_size], folded from
   `key` with the example's global index (device index × share + position).
@@ -201,6 +214,19 @@ def _example_keys(key: jax.Array, batch_size: int) -> jax.Array:
 def _fake(g_apply: ApplyFn, g_params: Any, batch: Batch) -> jax.Array:
   """The generator's edit of the batch towards its target AUs."""
   return g_apply({"params": g_params}, batch["image"], batch["target_aus"]).image
+
+
+def d_update(d_state: train_state.TrainState, fake: jax.Array, batch: Batch,
+             key: jax.Array, *, config: ml_collections.ConfigDict
+             ) -> tuple[train_state.TrainState, Metrics]:
+  """`d_step` given the generator's edit (`fake`, no gradient) of the batch."""
+  grad_fn = jax.grad(critic_loss, has_aux=True)
+  keys = _example_keys(key, batch["image"].shape[0])
+  grads, metrics = grad_fn(d_state.params, fake, batch, keys, d_apply=d_state.apply_fn,
+                           config=config)
+  grads, metrics = lax.pmean((grads, metrics), "batch")
+  metrics["d_grad_norm"] = optax.tree.norm(grads)
+  return d_state.apply_gradients(grads=grads), metrics
 
 
 def d_step(d_state: train_state.TrainState, g_params: Any, batch: Batch, key: jax.Array, *,
@@ -224,26 +250,29 @@ def d_step(d_state: train_state.TrainState, g_params: Any, batch: Batch, key: ja
     finite).
   """
   fake = lax.stop_gradient(_fake(g_apply, g_params, batch))
-  grad_fn = jax.grad(critic_loss, has_aux=True)
-  keys = _example_keys(key, batch["image"].shape[0])
-  grads, metrics = grad_fn(d_state.params, fake, batch, keys, d_apply=d_state.apply_fn,
-                           config=config)
-  grads, metrics = lax.pmean((grads, metrics), "batch")
-  metrics["d_grad_norm"] = optax.tree.norm(grads)
-  return d_state.apply_gradients(grads=grads), metrics
+  return d_update(d_state, fake, batch, key, config=config)
 
 
-def g_step(g_state: train_state.TrainState, d_params: Any, batch: Batch, key: jax.Array, *,
-           d_apply: ApplyFn, config: ml_collections.ConfigDict
-           ) -> tuple[train_state.TrainState, Metrics]:
+def edit_with_vjp(g_state: train_state.TrainState, batch: Batch
+                   ) -> tuple[models.GeneratorOutput, Callable]:
+  """The generator's edit of the batch and its VJP in the parameters."""
+  return jax.vjp(lambda p: g_state.apply_fn({"params": p}, batch["image"], batch["target_aus"]),
+                 g_state.params)
+
+
+def g_step(g_state: train_state.TrainState, d_params: Any, batch: Batch,
+           edit: tuple[models.GeneratorOutput, Callable], *, d_apply: ApplyFn,
+           config: ml_collections.ConfigDict) -> tuple[train_state.TrainState, Metrics]:
   """One generator update (per-device body; run under pmap over 'batch').
+
+  The objective's gradient through the edit is pulled back by the edit's VJP
+  and added to the rest, so the edit's forward can be shared.
 
   Args:
     g_state: generator state, the same on every device.
     d_params: critic parameters (not updated).
     batch: this device's share of the batch.
-    key: PRNG key, the same on every device. The objective draws nothing at
-      random; the key keeps both steps' signatures alike.
+    edit: `edit_with_vjp(g_state, batch)`.
     d_apply: the critic's apply function.
     config: the training config.
 
@@ -251,13 +280,59 @@ def g_step(g_state: train_state.TrainState, d_params: Any, batch: Batch, key: ja
     The updated generator state and device-averaged metrics, with the global
     gradient norm (`g_grad_norm`).
   """
-  del key  # nothing random
-  grad_fn = jax.grad(generator_loss, has_aux=True)
-  grads, metrics = grad_fn(g_state.params, d_params, batch, g_apply=g_state.apply_fn,
-                           d_apply=d_apply, config=config)
+  edited, edit_vjp = edit
+  grad_fn = jax.grad(generator_objective, argnums=(0, 1), has_aux=True)
+  (edited_grads, direct_grads), metrics = grad_fn(
+      edited, g_state.params, d_params, batch, g_apply=g_state.apply_fn, d_apply=d_apply,
+      config=config)
+  grads = jax.tree.map(jnp.add, direct_grads, edit_vjp(edited_grads)[0])
   grads, metrics = lax.pmean((grads, metrics), "batch")
   metrics["g_grad_norm"] = optax.tree.norm(grads)
   return g_state.apply_gradients(grads=grads), metrics
+
+
+def cycle_step(g_state: train_state.TrainState, d_state: train_state.TrainState,
+               batches: Batch, key: jax.Array, *, config: ml_collections.ConfigDict
+               ) -> tuple[train_state.TrainState, train_state.TrainState,
+                          tuple[Metrics, Metrics]]:
+  """One training step as GANimation takes it (per-device body; run under
+  pmap over 'batch'): n_critic critic updates, each on its own batch, then a
+  generator update on the last batch.
+
+  One compiled program for the whole cycle, and the generator's edit of the
+  last batch is computed once: the last critic update takes it as its fake,
+  the generator update differentiates it (one of the cycle's 7 generator
+  forwards saved at n_critic = 5).
+
+  Args:
+    g_state: generator state, the same on every device.
+    d_state: critic state, the same on every device.
+    batches: this device's share of n_critic batches, [n_critic, B, ...].
+    key: PRNG key, the same on every device; split over the critic updates
+      (`d_step`). The generator's objective draws nothing at random.
+    config: the training config.
+
+  Returns:
+    The updated states, the critic updates' metrics stacked [n_critic] and
+    the generator update's metrics.
+  """
+  d_keys = jax.random.split(key, config.n_critic)
+  first = jax.tree.map(lambda x: x[:-1], batches)
+  last = jax.tree.map(lambda x: x[-1], batches)
+
+  def critic_step(d_state, inputs):
+    batch, d_key = inputs
+    return d_step(d_state, g_state.params, batch, d_key, g_apply=g_state.apply_fn,
+                  config=config)
+
+  d_state, d_metrics = lax.scan(critic_step, d_state, (first, d_keys[:-1]))
+  edit = edit_with_vjp(g_state, last)
+  d_state, last_metrics = d_update(d_state, lax.stop_gradient(edit[0].image), last,
+                                   d_keys[-1], config=config)
+  d_metrics = jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), d_metrics, last_metrics)
+  g_state, g_metrics = g_step(g_state, d_state.params, last, edit, d_apply=d_state.apply_fn,
+                              config=config)
+  return g_state, d_state, (d_metrics, g_metrics)
 
 
 def eval_step(g_params: Any, d_params: Any, batch: Batch, key: jax.Array, *,
@@ -298,26 +373,21 @@ def sample_step(g_params: Any, batch: Batch, *, g_apply: ApplyFn
   return edited, g_apply({"params": g_params}, edited.image, batch["aus"]).image
 
 
-def parallel_steps(config: ml_collections.ConfigDict, g_state: train_state.TrainState,
-                   d_state: train_state.TrainState,
-                   devices: Sequence[jax.Device] | None = None):
-  """pmap'd (d_step, g_step): state unstacked in and out, batch split, state donated.
+def parallel_cycle(config: ml_collections.ConfigDict,
+                   devices: Sequence[jax.Device] | None = None) -> Callable:
+  """pmap'd `cycle_step`: states unstacked in and out and donated, batches split.
 
   Args:
     config: the training config.
-    g_state: the generator state (for its apply function).
-    d_state: the critic state (for its apply function).
-    devices: the devices to split the batch over; default: all local ones.
+    devices: the devices to split the batches over; default: all local ones.
 
   Returns:
-    (d_step, g_step), each called as (state, other network's params,
-    batch [D, B, ...], key).
+    cycle(g_state, d_state, batches [D, n_critic, B, ...], key) →
+    (g_state, d_state, (critic metrics [n_critic], generator metrics)).
   """
-  pmap = functools.partial(jax.pmap, axis_name="batch", in_axes=(None, None, 0, None),
-                           out_axes=(None, None), donate_argnums=(0,), devices=devices)
-  p_d_step = pmap(functools.partial(d_step, g_apply=g_state.apply_fn, config=config))
-  p_g_step = pmap(functools.partial(g_step, d_apply=d_state.apply_fn, config=config))
-  return p_d_step, p_g_step
+  return jax.pmap(functools.partial(cycle_step, config=config), axis_name="batch",
+                  in_axes=(None, None, 0, None), out_axes=(None, None, None),
+                  donate_argnums=(0, 1), devices=devices)
 
 
 def parallel_eval_steps(config: ml_collections.ConfigDict, g_state: train_state.TrainState,
@@ -374,32 +444,28 @@ def _run_keys(config: ml_collections.ConfigDict) -> tuple[jax.Array, jax.Array, 
 
 
 def train_cycle(g_state: train_state.TrainState, d_state: train_state.TrainState,
-                batches: Iterator[Batch], key: jax.Array, *, p_d_step: Callable,
-                p_g_step: Callable, n_critic: int
+                batches: Iterator[Batch], key: jax.Array, *, p_cycle: Callable, n_critic: int
                 ) -> tuple[train_state.TrainState, train_state.TrainState, list[Metrics]]:
-  """One training step as GANimation takes it: `n_critic` critic steps, each
-  on a fresh batch, then one generator step on the last batch.
+  """One training step: the next n_critic batches through `p_cycle`.
 
   Args:
     g_state: the generator state (donated).
     d_state: the critic state (donated).
     batches: the training stream, [D, B, ...] batches.
-    key: this step's PRNG key, split over its updates.
-    p_d_step: the pmap'd critic step (`parallel_steps`).
-    p_g_step: the pmap'd generator step.
+    key: this step's PRNG key.
+    p_cycle: the pmap'd `cycle_step` (`parallel_cycle`).
     n_critic: critic steps per generator step.
 
   Returns:
-    The updated states and each update's metrics, critic steps first.
+    The updated states and each update's metrics on the host, critic steps
+    first.
   """
-  *d_keys, g_key = jax.random.split(key, n_critic + 1)
-  metrics = []
-  for d_key in d_keys:
-    batch = next(batches)
-    d_state, d_metrics = p_d_step(d_state, g_state.params, batch, d_key)
-    metrics.append(d_metrics)
-  g_state, g_metrics = p_g_step(g_state, d_state.params, batch, g_key)
-  return g_state, d_state, metrics + [g_metrics]
+  taken = [next(batches) for _ in range(n_critic)]
+  stacked = {name: np.stack([b[name] for b in taken], axis=1) for name in taken[0]}
+  g_state, d_state, (d_metrics, g_metrics) = p_cycle(g_state, d_state, stacked, key)
+  d_metrics, g_metrics = jax.device_get((d_metrics, g_metrics))
+  d_metrics = [{name: value[i] for name, value in d_metrics.items()} for i in range(n_critic)]
+  return g_state, d_state, d_metrics + [g_metrics]
 
 
 def check_finite(metrics: Sequence[Mapping[str, np.ndarray]], step: int) -> None:
@@ -540,7 +606,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   if restored:
     start, g_state, d_state, key = restored
     logging.info("Resumed from the checkpoint of step %d in %s.", start, manager.directory)
-  p_d_step, p_g_step = parallel_steps(config, g_state, d_state)
+  p_cycle = parallel_cycle(config)
   p_eval_step, p_sample_step = parallel_eval_steps(config, g_state, d_state)
   sample_batch = next(_batches(builder, config, split="test", seed=config.seed))
   train_writer = summaries.Writer(os.path.join(workdir, "train"))
@@ -555,10 +621,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
         batches = train_batches(builder, config, step)
       key, step_key = jax.random.split(key)
       g_state, d_state, metrics = train_cycle(g_state, d_state, batches, step_key,
-                                              p_d_step=p_d_step, p_g_step=p_g_step,
-                                              n_critic=config.n_critic)
+                                              p_cycle=p_cycle, n_critic=config.n_critic)
       done = step + 1
-      metrics = jax.device_get(metrics)
       check_finite(metrics, done)
       history += metrics
       progress.tick(done)

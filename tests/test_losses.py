@@ -103,6 +103,19 @@ def test_flow_tv_matches_loops():
     losses.flow_tv(flow, reduction="median")
 
 
+def test_flow_tv_in_pixels_scales_each_axis():
+  """Pixel units: x offsets × W/2 and y offsets × H/2, so on a non-square
+  flow each channel's squared differences scale by its own axis."""
+  flow = _rand((2, 4, 6, 2), 8)
+  x_only, y_only = flow * np.array([1, 0], np.float32), flow * np.array([0, 1], np.float32)
+  np.testing.assert_allclose(losses.flow_tv(x_only, units="pixels"),
+                             9 * losses.flow_tv(x_only), rtol=1e-5)
+  np.testing.assert_allclose(losses.flow_tv(y_only, units="pixels"),
+                             4 * losses.flow_tv(y_only), rtol=1e-5)
+  with pytest.raises(ValueError, match="units"):
+    losses.flow_tv(flow, units="inches")
+
+
 def test_au_cycle_and_attention_terms():
   pred, target = _rand((4, 17), 8), _rand((4, 17), 9)
   np.testing.assert_allclose(losses.au_regression(pred, target),

@@ -1,4 +1,4 @@
-"""The pmap'd critic and generator steps on two host devices."""
+"""The pmap'd training cycle (critic and generator updates) on two host devices."""
 
 import jax
 import numpy as np
@@ -31,26 +31,74 @@ def _changed_leaves(before, after) -> list[bool]:
                                       before, after))
 
 
+def _stacked(batches):
+  """[D, B, ...] batches → [D, n, B, ...], as `train_cycle` passes them."""
+  return {name: np.stack([b[name] for b in batches], axis=1) for name in batches[0]}
+
+
 @pytest.mark.parametrize("variant", models.VARIANTS)
-def test_steps_update_only_their_network_and_report_finite_metrics(variant):
+def test_a_cycle_updates_both_networks_and_reports_finite_metrics(variant):
   config = tiny.get_config()
   config.model.variant = variant
   g_state, d_state = train.create_train_states(config, jax.random.key(0))
   g_before = jax.tree.map(np.asarray, g_state.params)
   d_before = jax.tree.map(np.asarray, d_state.params)
-  p_d_step, p_g_step = train.parallel_steps(config, g_state, d_state)
-
-  d_state, d_metrics = p_d_step(d_state, g_state.params, _batch(config, 1), jax.random.key(1))
-  assert int(d_state.step) == 1
+  batches = _stacked([_batch(config, seed) for seed in range(config.n_critic)])
+  g_state, d_state, (d_metrics, g_metrics) = train.parallel_cycle(config)(
+      g_state, d_state, batches, jax.random.key(1))
+  assert int(d_state.step) == config.n_critic and int(g_state.step) == 1
   assert all(_changed_leaves(d_before, d_state.params))
-  assert all(np.isfinite(v) for v in jax.tree.leaves(d_metrics))
-
-  g_state, g_metrics = p_g_step(g_state, d_state.params, _batch(config, 2), jax.random.key(2))
-  assert int(g_state.step) == 1
   assert any(_changed_leaves(g_before, g_state.params))
-  assert all(np.isfinite(v) for v in jax.tree.leaves(g_metrics))
+  assert all(v.shape == (config.n_critic,) for v in jax.tree.leaves(d_metrics))
+  assert all(np.all(np.isfinite(v)) for v in jax.tree.leaves((d_metrics, g_metrics)))
   assert ("g_tv" in g_metrics) == (variant != "ganimation")
   assert ("g_attention" in g_metrics) == (variant != "warp_only")
+
+
+def test_the_fused_cycle_equals_separate_steps(monkeypatch):
+  """The cycle shares the last batch's generator forward between the last
+  critic step and the generator step; written out step by step — every
+  critic step with its own forward, the generator step as `jax.grad` of the
+  whole `generator_loss` — the parameters and metrics are the same.
+
+  Plain SGD, for the reason `test_one_and_two_devices_give_the_same_parameters`
+  gives."""
+  monkeypatch.setattr(train, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
+  config = tiny.get_config()
+  config.n_critic = 3
+  g_state, d_state = train.create_train_states(config, jax.random.key(0))
+  batches = [_batch(config, seed) for seed in range(config.n_critic)]
+  key = jax.random.key(5)
+  plain = jax.device_get((g_state.params, d_state.params))  # donated below
+
+  def separate(g_state, d_state, batches, key):
+    d_metrics = []
+    for batch, d_key in zip(batches, jax.random.split(key, config.n_critic)):
+      d_state, metrics = train.d_step(d_state, g_state.params, batch, d_key,
+                                      g_apply=g_state.apply_fn, config=config)
+      d_metrics.append(metrics)
+    grads, g_metrics = jax.grad(train.generator_loss, has_aux=True)(
+        g_state.params, d_state.params, batches[-1], g_apply=g_state.apply_fn,
+        d_apply=d_state.apply_fn, config=config)
+    grads = jax.lax.pmean(grads, "batch")
+    return g_state.apply_gradients(grads=grads), d_state, d_metrics, jax.lax.pmean(g_metrics, "batch")
+
+  p_separate = jax.pmap(separate, axis_name="batch", in_axes=(None, None, 0, None),
+                        out_axes=None)
+  g_ref, d_ref, d_metrics_ref, g_metrics_ref = p_separate(g_state, d_state, batches, key)
+  g_state, d_state = train.replicate(
+      jax.device_get(train.create_train_states(config, jax.random.key(0))))
+  g_out, d_out, (d_metrics, g_metrics) = train.parallel_cycle(config)(
+      g_state, d_state, _stacked(batches), key)
+  assert any(_changed_leaves(plain[0], g_out.params))
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+               jax.device_get((g_out.params, d_out.params)),
+               jax.device_get((g_ref.params, d_ref.params)))
+  for i, metrics in enumerate(d_metrics_ref):
+    for name, value in metrics.items():
+      np.testing.assert_allclose(d_metrics[name][i], value, rtol=1e-5, err_msg=name)
+  for name, value in g_metrics_ref.items():
+    np.testing.assert_allclose(g_metrics[name], value, rtol=1e-5, err_msg=name)
 
 
 def _global_batch(config, seed):
@@ -63,21 +111,19 @@ def _global_batch(config, seed):
 
 
 def _train_on(config, devices, batches):
-  """Critic steps on all but the last batch, then a generator step on it.
+  """One cycle: critic steps on every batch, a generator step on the last.
 
   Returns:
-    Both networks' parameters and every step's metrics, on the host.
+    Both networks' parameters and every update's metrics, on the host.
   """
   g_state, d_state = train.replicate(
       jax.device_get(train.create_train_states(config, jax.random.key(0))), devices)
-  p_d_step, p_g_step = train.parallel_steps(config, g_state, d_state, devices)
   split = lambda batch: {k: v.reshape(len(devices), -1, *v.shape[2:]) for k, v in batch.items()}
-  metrics = []
-  for i, batch in enumerate(batches[:-1]):
-    d_state, d_metrics = p_d_step(d_state, g_state.params, split(batch), jax.random.key(i))
-    metrics.append(d_metrics)
-  g_state, g_metrics = p_g_step(g_state, d_state.params, split(batches[-1]), jax.random.key(9))
-  return jax.device_get((g_state.params, d_state.params, metrics + [g_metrics]))
+  stream = iter([split(batch) for batch in batches])
+  g_state, d_state, metrics = train.train_cycle(
+      g_state, d_state, stream, jax.random.key(9), p_cycle=train.parallel_cycle(config, devices),
+      n_critic=len(batches))
+  return jax.device_get((g_state.params, d_state.params, metrics))
 
 
 def test_one_and_two_devices_give_the_same_parameters(monkeypatch):
@@ -93,6 +139,7 @@ def test_one_and_two_devices_give_the_same_parameters(monkeypatch):
   monkeypatch.setattr(train, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
   config = tiny.get_config()
   config.model.variant = "ganimation"
+  config.n_critic = 3
   batches = [_global_batch(config, seed) for seed in range(3)]
   g_init, d_init = train.create_train_states(config, jax.random.key(0))
   init = jax.device_get((g_init.params, d_init.params))
