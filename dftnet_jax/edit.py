@@ -160,10 +160,9 @@ def _generate(generator: models.Generator, params: Any, images: jax.Array,
   return generator.apply({"params": params}, images, targets)
 
 
-def _model_images(img: Any, size: int) -> tuple[np.ndarray, bool]:
+def _model_images(arr: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
   """Checked caller images as float32 [N, size, size, 3] in [-1, 1], and
   whether a single image was given."""
-  arr = np.asarray(img)
   if arr.ndim not in (3, 4) or arr.shape[-1] != 3:
     raise ValueError(f"img must be one RGB image (H, W, 3) or a batch (N, H, W, 3),"
                      f" got shape {arr.shape}")
@@ -223,16 +222,16 @@ def edit(params: EditModel, img: Any, aus: aus_lib.AuSpec, *,
   """
   if not isinstance(params, EditModel):
     raise TypeError(f"params must be what load_params returns, got {type(params).__name__}")
+  img = np.asarray(img)
   images, single = _model_images(img, params.image_size)
   targets = _target_aus(aus, len(images), single)
   out = jax.device_get(_generate(params.generator, params.params, images, targets))
-  dtype = np.asarray(img).dtype
   unbatch = (lambda x: x[0]) if single else (lambda x: x)
 
   def to_caller(x: np.ndarray) -> np.ndarray:
-    if dtype == np.uint8:
+    if img.dtype == np.uint8:
       return unbatch(figures.to_uint8(x))
-    return unbatch(np.clip((x + 1.0) / 2.0, 0.0, 1.0).astype(dtype))
+    return unbatch(np.clip((x + 1.0) / 2.0, 0.0, 1.0).astype(img.dtype))
 
   if not intermediates:
     return to_caller(out.image)

@@ -60,6 +60,11 @@ def edit_step(g_params: Any, d_params: Any, batch: Batch, *, g_apply: train.Appl
   return {"edited": edited.image, "cycled": cycled, "edit_aus": edit_aus, "real_aus": real_aus}
 
 
+def _flat(x: np.ndarray) -> np.ndarray:
+  """[D, B, ...] device-split arrays as [D·B, ...]."""
+  return np.asarray(x).reshape(-1, *np.shape(x)[2:])
+
+
 def _unit(images: np.ndarray) -> np.ndarray:
   """Model images [-1, 1] in [0, 1]."""
   return (np.asarray(images, np.float32) + 1.0) / 2.0
@@ -131,10 +136,10 @@ def edit_metrics(p_edit_step: Callable, g_params: Any, d_params: Any,
     ValueError: `batches` is empty.
   """
   totals: dict[str, metrics.Errors] = {}
-  flat = lambda x: np.asarray(x).reshape(-1, *np.shape(x)[2:])
   for batch in batches:
     outputs = jax.device_get(p_edit_step(g_params, d_params, batch))
-    errors = batch_errors(jax.tree.map(flat, batch), jax.tree.map(flat, outputs), paired=paired)
+    errors = batch_errors(jax.tree.map(_flat, batch), jax.tree.map(_flat, outputs),
+                          paired=paired)
     totals = {name: totals.get(name, metrics.Errors()) + error for name, error in errors.items()}
   if not totals:
     raise ValueError("no evaluation batch: the test split holds fewer examples than"
@@ -222,9 +227,9 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   train.write_samples(writer, p_sample_step, g_state, first, step=step,
                       num_images=config.num_grid_images,
                       png_path=os.path.join(workdir, "images", f"test_step_{step:06d}.png"))
-  flat_first = {name: value.reshape(-1, *value.shape[2:]) for name, value in first.items()}
   generate = jax.jit(g_state.apply_fn)
-  for name, image in paper_figures(generate, jax.device_get(g_state.params), flat_first,
+  for name, image in paper_figures(generate, jax.device_get(g_state.params),
+                                   jax.tree.map(_flat, first),
                                    num_images=config.num_grid_images, paired=paired).items():
     writer.image(step, name, image, os.path.join(logdir, f"{name}_step_{step:06d}.png"))
   if jax.process_index() == 0:

@@ -13,7 +13,6 @@ import pytest
 
 import dftnet_jax
 from dftnet_jax import aus
-from dftnet_jax import checkpoints
 from dftnet_jax import edit as edit_lib
 from dftnet_jax import expressions
 from dftnet_jax import faces
@@ -253,7 +252,8 @@ def test_the_cli_interpolates_one_photo_per_level(tiny_workdir, tmp_path):
 
 
 @pytest.mark.parametrize("photo, message", [
-    ("blank.png", "no face found in"), ("notes.jpg", "cannot read"), ("missing.png", "cannot read")])
+    ("blank.png", "no face found in"), ("notes.jpg", "cannot read"),
+    ("missing.png", "cannot read")])
 def test_the_cli_explains_photos_it_cannot_edit(tiny_workdir, tmp_path, photo, message):
   Image.fromarray(np.full((120, 160, 3), 90, np.uint8)).save(tmp_path / "blank.png")
   (tmp_path / "notes.jpg").write_text("not an image")
