@@ -104,8 +104,15 @@ def parse(text: str, *, name: str = "aus") -> np.ndarray:
 
 
 def as_array(aus: AuSpec, *, name: str = "aus") -> np.ndarray:
-  """Any accepted AU spelling (string, dict, array) as validated float32."""
+  """Any accepted AU spelling as validated float32: an expression name of
+  `EMOTIONS` ("happy"), a string "AU12=0.8,AU25=0.4", a dict or an array."""
   if isinstance(aus, str):
+    text = aus.strip()
+    if text in EMOTIONS:
+      return emotion(text)
+    if text and "=" not in text:
+      raise ValueError(f"{name}: unknown expression {aus!r}; expected one of"
+                       f" {', '.join(EMOTIONS)} or AUs as 'AU12=0.8,AU25=0.4'")
     return parse(aus, name=name)
   if isinstance(aus, Mapping):
     return from_dict(aus, name=name)
@@ -141,3 +148,53 @@ def emotion(name: str) -> np.ndarray:
     raise ValueError(
         f"unknown expression {name!r}; expected one of {', '.join(EMOTIONS)}")
   return from_dict(EMOTIONS[name], name=f"expression {name!r}")
+
+
+# Paper §3.4 raises the target AUs through these levels (Fig. 5); §3.3 varies
+# AU45 alone to open and close the eyelids (Fig. 3).
+INTERPOLATION_LEVELS: tuple[float, ...] = (0.5, 0.75, 1.0)
+EYELID_LEVELS: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def _levels(levels, name: str) -> np.ndarray:
+  levels = np.asarray(levels, np.float32)
+  if levels.ndim != 1 or not levels.size:
+    raise ValueError(f"{name} must be a non-empty list of numbers, got {levels.tolist()}")
+  if not np.all(np.isfinite(levels)) or levels.min() < 0.0 or levels.max() > 1.0:
+    raise ValueError(f"{name} must lie in [0, 1], got {levels.tolist()}")
+  return levels
+
+
+def interpolate(source: AuSpec, target: AuSpec,
+                levels=INTERPOLATION_LEVELS) -> np.ndarray:
+  """AUs on the way from `source` (level 0) to `target` (level 1).
+
+  Paper §3.4 scales the target AUs by 0.5, 0.75 and 1.0: that is this with a
+  neutral (all-zero) source.
+
+  Args:
+    source: AUs of the source face, [..., 17] or any `as_array` spelling.
+    target: the target AUs, broadcastable against `source`.
+    levels: fractions of the way, each in [0, 1].
+
+  Returns:
+    float32 [len(levels), ...broadcast shape of source and target].
+  """
+  source, target = as_array(source, name="source AUs"), as_array(target, name="target AUs")
+  levels = _levels(levels, "interpolation levels")
+  steps = levels.reshape((-1,) + (1,) * max(source.ndim, target.ndim))
+  # Clipped: rounding can carry a convex combination a hair past 1.
+  return np.clip(source + steps * (target - source), 0.0, 1.0)
+
+
+def sweep(base: AuSpec, name: str, levels=EYELID_LEVELS) -> np.ndarray:
+  """`base` with one AU set to each of `levels` in turn (paper §3.3: AU45).
+
+  Returns:
+    float32 [len(levels), ...shape of base].
+  """
+  base = as_array(base, name="base AUs")
+  k = index(name)
+  series = np.repeat(base[None], len(_levels(levels, f"{name} levels")), axis=0)
+  series[..., k] = np.asarray(levels, np.float32).reshape((-1,) + (1,) * (base.ndim - 1))
+  return series

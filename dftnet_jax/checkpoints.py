@@ -23,6 +23,8 @@ import jax
 import ml_collections
 import orbax.checkpoint as ocp
 
+# The manager's directory inside a workdir.
+CHECKPOINTS_DIR = "checkpoints"
 
 class Restored(NamedTuple):
   """What a checkpoint brings back to the training loop."""
@@ -51,7 +53,7 @@ def create_manager(workdir: str, config: ml_collections.ConfigDict, *,
       enable_async_checkpointing=True, cleanup_tmp_directories=not read_only,
       read_only=read_only,
       preservation_policy=ocp.checkpoint_managers.LatestN(config.keep_checkpoints))
-  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), "checkpoints"),
+  return ocp.CheckpointManager(os.path.join(os.path.abspath(workdir), CHECKPOINTS_DIR),
                                options=options)
 
 
@@ -92,6 +94,29 @@ def restore_latest(manager: ocp.CheckpointManager, g_state: train_state.TrainSta
       loop=ocp.args.StandardRestore(_abstract({"rng": jax.random.key_data(key)}))))
   return Restored(step, restored.g_state, restored.d_state,
                   jax.random.wrap_key_data(restored.loop["rng"]))
+
+
+def restore_params(manager: ocp.CheckpointManager, step: int, item: str,
+                   abstract_params: Any) -> Any:
+  """Only the parameters of one train state of checkpoint `step`.
+
+  The optimiser's moments (twice the parameters' size) are not read.
+
+  Args:
+    manager: from `create_manager`.
+    step: a step the manager holds.
+    item: 'g_state' or 'd_state'.
+    abstract_params: the parameters' tree of `jax.ShapeDtypeStruct`s; their
+      shardings say where the arrays go (any device, whatever saved them).
+
+  Returns:
+    The parameters, laid out as `abstract_params`.
+  """
+  target = {"params": abstract_params}
+  restored = manager.restore(step, args=ocp.args.Composite(**{item: ocp.args.PyTreeRestore(
+      item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
+      partial_restore=True)}))
+  return restored[item]["params"]
 
 
 def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:

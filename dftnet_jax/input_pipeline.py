@@ -12,7 +12,7 @@ choice is drawn from `seed`, so the same seed gives the same batches.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 import importlib
 from typing import Any
 
@@ -85,8 +85,8 @@ def _target_aus(builder: tfds.core.DatasetBuilder, split: str, seed: int,
 
 def _preprocess(index: tf.Tensor, example: dict[str, tf.Tensor],
                 target: tf.Tensor, *, image_feature: tfds.features.Image,
-                seeds: dict[str, int], train: bool,
-                target_au_noise: float) -> dict[str, tf.Tensor]:
+                seeds: dict[str, int], train: bool, target_au_noise: float,
+                features: Sequence[str]) -> dict[str, tf.Tensor]:
   """Decodes, mirrors (training), scales, and perturbs the target AUs.
 
   Random draws are keyed by the element's index, so they do not depend on
@@ -105,6 +105,7 @@ def _preprocess(index: tf.Tensor, example: dict[str, tf.Tensor],
       "image": tf.cast(image, tf.float32) / 127.5 - 1.0,  # [0, 255] -> [-1, 1]
       "aus": example["aus"],
       "target_aus": tf.clip_by_value(target + noise, 0.0, 1.0),
+      **{name: example[name] for name in features},
   }
 
 
@@ -113,7 +114,8 @@ def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
                    seed: int, target_au_noise: float = 0.1,
                    process_index: int | None = None,
                    process_count: int | None = None,
-                   shuffle_buffer: int = 10_000) -> tf.data.Dataset:
+                   shuffle_buffer: int = 10_000,
+                   features: Sequence[str] = ()) -> tf.data.Dataset:
   """This process's share of a split as batches of [devices, batch, ...].
 
   Args:
@@ -128,6 +130,8 @@ def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
     process_count: all processes; defaults to `jax.process_count()`.
     shuffle_buffer: examples in the shuffle buffers of the training images
       (encoded, ~30 KB each at 128x128) and of the target AUs.
+    features: other features of the examples to pass through unchanged,
+      e.g. ("identity",) of the synthetic faces for paired evaluation.
 
   Returns:
     The batched dataset (see the module docstring). Incomplete batches are
@@ -165,7 +169,7 @@ def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
   ds = tf.data.Dataset.zip(ds, targets).enumerate().map(
       lambda index, pair: _preprocess(
           index, *pair, image_feature=image_feature, seeds=seeds, train=train,
-          target_au_noise=target_au_noise),
+          target_au_noise=target_au_noise, features=features),
       num_parallel_calls=tf.data.AUTOTUNE)
   per_device = batch_size // num_devices
   ds = ds.batch(per_device, drop_remainder=True)

@@ -16,14 +16,15 @@ import tensorflow as tf
 
 from dftnet_jax import allocator
 from dftnet_jax import checkpoints
+from dftnet_jax import evaluation
 from dftnet_jax import train
 
 FLAGS = flags.FLAGS
 
 flags.DEFINE_string("workdir", None, "Directory for checkpoints, summaries and images.")
 flags.DEFINE_enum("mode", "train", ["train", "evaluate"],
-                  "train: train (resuming from the workdir); evaluate: the latest checkpoint's"
-                  " losses over the test split.")
+                  "train: train (resuming from the workdir); evaluate: score the latest"
+                  " checkpoint over the test split (losses, edit metrics, figures).")
 config_flags.DEFINE_config_file(
     "config", None, "Training configuration file (configs/*.py); in evaluate mode, default:"
     " the workdir's config.json.", lock_config=True)
@@ -47,7 +48,7 @@ def main(argv: list[str]) -> None:
       raise app.UsageError("--config is required to train")
     train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
   else:
-    train.evaluate(FLAGS.config or checkpoints.load_config(FLAGS.workdir), FLAGS.workdir)
+    evaluation.evaluate(FLAGS.config or checkpoints.load_config(FLAGS.workdir), FLAGS.workdir)
 
 
 if __name__ == "__main__":

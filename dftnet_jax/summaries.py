@@ -1,9 +1,10 @@
-"""TensorBoard summaries and image grids; only process 0 writes.
+"""TensorBoard summaries: scalars and images; only process 0 writes.
 
 Scalars and images go to TensorBoard event files through `tf.summary.write`
 with the metadata TensorBoard's scalar and image plugins read (TensorFlow
 ships without TensorBoard, whose `tf.summary.scalar` needs it installed).
-Each image grid is also saved as a PNG, for a look without TensorBoard.
+Each image is also saved as a PNG, for a look without TensorBoard; the
+grids themselves are drawn by `figures`.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from PIL import Image
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from dftnet_jax import models
-
 
 def _plugin_metadata(plugin: str, data_class: int) -> summary_pb2.SummaryMetadata:
   # Empty content is version 0 of the plugins' data protos.
@@ -30,36 +29,6 @@ def _plugin_metadata(plugin: str, data_class: int) -> summary_pb2.SummaryMetadat
 
 _SCALAR = _plugin_metadata("scalars", summary_pb2.DATA_CLASS_SCALAR)
 _IMAGE = _plugin_metadata("images", summary_pb2.DATA_CLASS_BLOB_SEQUENCE)
-
-
-def image_grid(source: np.ndarray, edited: models.GeneratorOutput,
-               reconstruction: np.ndarray) -> np.ndarray:
-  """One row per example: source | aligned | texture | attention | result |
-  cycle reconstruction, leaving out what the variant lacks.
-
-  The aligned column appears only with a flow: without one it is the source
-  (GANimation). Attention is shown in grey, white where the (aligned) source
-  is kept.
-
-  Args:
-    source: [N, H, W, 3] in [-1, 1].
-    edited: the generator's outputs for `source`, [N, ...].
-    reconstruction: the edit taken back to the source AUs, [N, H, W, 3].
-
-  Returns:
-    uint8 [N·H, columns·W, 3].
-  """
-  images = [source]
-  if edited.flow is not None:
-    images.append(edited.aligned)
-  if edited.texture is not None:
-    images.append(edited.texture)
-  if edited.attention is not None:
-    images.append(np.repeat(edited.attention * 2.0 - 1.0, 3, axis=-1))
-  images += [edited.image, reconstruction]
-  columns = [np.concatenate(list(np.asarray(image)), axis=0) for image in images]
-  grid = np.concatenate(columns, axis=1)
-  return np.round((np.clip(grid, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
 
 
 class Writer:

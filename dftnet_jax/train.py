@@ -11,7 +11,7 @@ share its batch.
 `train_and_evaluate` runs the loop: one cycle a step, host-side checks for
 non-finite losses,
 TensorBoard summaries, evaluation and asynchronous checkpoints
-(`checkpoints`), resuming from the workdir; `evaluate` scores a checkpoint.
+(`checkpoints`), resuming from the workdir. `evaluation` scores a checkpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 import datetime
 import functools
 import itertools
-import json
 import os
 import time
 from typing import Any
@@ -36,6 +35,7 @@ import optax
 import tensorflow_datasets as tfds
 
 from dftnet_jax import checkpoints
+from dftnet_jax import figures
 from dftnet_jax import input_pipeline
 from dftnet_jax import losses
 from dftnet_jax import models
@@ -420,14 +420,16 @@ def create_dataset_builder(config: ml_collections.ConfigDict) -> tfds.core.Datas
   return builder
 
 
-def _batches(builder: tfds.core.DatasetBuilder, config: ml_collections.ConfigDict, *,
-             split: str, seed: int) -> Iterator[dict[str, np.ndarray]]:
+def split_batches(builder: tfds.core.DatasetBuilder, config: ml_collections.ConfigDict, *,
+                  split: str, seed: int, features: Sequence[str] = ()
+                  ) -> Iterator[dict[str, np.ndarray]]:
   """Batches [local devices, per-device batch, ...]: an endless, shuffled,
-  mirrored stream of the train split, or one ordered pass over another."""
+  mirrored stream of the train split, or one ordered pass over another
+  (`features`: more of the examples' features to pass through)."""
   return input_pipeline.create_split(
       builder, split=split, batch_size=config.batch_size,
       num_local_devices=jax.local_device_count(), train=split == "train", seed=seed,
-      target_au_noise=config.target_au_noise)
+      target_au_noise=config.target_au_noise, features=features)
 
 
 def train_batches(builder: tfds.core.DatasetBuilder, config: ml_collections.ConfigDict,
@@ -435,10 +437,10 @@ def train_batches(builder: tfds.core.DatasetBuilder, config: ml_collections.Conf
   """The training stream for the steps from `step` on, seeded by
   (config.seed, step): restarting it at a step reproduces what it gives."""
   seed = int(np.random.SeedSequence([config.seed, step]).generate_state(1)[0])
-  return _batches(builder, config, split="train", seed=seed)
+  return split_batches(builder, config, split="train", seed=seed)
 
 
-def _run_keys(config: ml_collections.ConfigDict) -> tuple[jax.Array, jax.Array, jax.Array]:
+def run_keys(config: ml_collections.ConfigDict) -> tuple[jax.Array, jax.Array, jax.Array]:
   """(init, host, eval) keys of a run, from `config.seed`."""
   return tuple(jax.random.split(jax.random.key(config.seed), 3))
 
@@ -519,12 +521,12 @@ def evaluate_losses(p_eval_step: Callable, g_state: train_state.TrainState,
 def write_samples(writer: summaries.Writer, p_sample_step: Callable,
                   g_state: train_state.TrainState, batch: Batch, *, step: int,
                   num_images: int, png_path: str) -> None:
-  """The image grid (`summaries.image_grid`) of the first `num_images`
+  """The image grid (`figures.image_grid`) of the first `num_images`
   examples of `batch`, to TensorBoard and `png_path`."""
   outputs = jax.device_get(p_sample_step(g_state.params, batch))
   first = lambda x: x.reshape(-1, *x.shape[2:])[:num_images]
   edited, reconstruction = jax.tree.map(first, outputs)
-  grid = summaries.image_grid(first(batch["image"]), edited, reconstruction)
+  grid = figures.image_grid(first(batch["image"]), edited, reconstruction)
   writer.image(step, "samples", grid, png_path)
 
 
@@ -559,7 +561,7 @@ class Progress:
             "eta_s": (self._num_steps - self._step) / steps_per_s}
 
 
-def _log_line(step: int, num_steps: int, scalars: Mapping[str, float]) -> str:
+def log_line(step: int, num_steps: int, scalars: Mapping[str, float]) -> str:
   """A log line: the rates (when timed) and the loss totals at `step`."""
   rates = ""
   if "steps_per_s" in scalars:
@@ -598,7 +600,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   """
   checkpoints.write_config(workdir, config)
   builder = create_dataset_builder(config)
-  init_key, key, eval_key = _run_keys(config)
+  init_key, key, eval_key = run_keys(config)
   g_state, d_state = create_train_states(config, init_key)
   manager = checkpoints.create_manager(workdir, config)
   start = 0
@@ -608,7 +610,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
     logging.info("Resumed from the checkpoint of step %d in %s.", start, manager.directory)
   p_cycle = parallel_cycle(config)
   p_eval_step, p_sample_step = parallel_eval_steps(config, g_state, d_state)
-  sample_batch = next(_batches(builder, config, split="test", seed=config.seed))
+  sample_batch = next(split_batches(builder, config, split="test", seed=config.seed))
   train_writer = summaries.Writer(os.path.join(workdir, "train"))
   eval_writer = summaries.Writer(os.path.join(workdir, "eval"))
   g_learning_rate = create_learning_rate_fn(config, config.num_train_steps)
@@ -632,7 +634,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
                    "g_learning_rate": float(g_learning_rate(done - 1)),
                    "d_learning_rate": float(d_learning_rate(done * config.n_critic - 1))}
         train_writer.scalars(done, scalars)
-        logging.info("%s", _log_line(done, config.num_train_steps, scalars))
+        logging.info("%s", log_line(done, config.num_train_steps, scalars))
         history = []
       if done % config.image_every_steps == 0 or last:
         write_samples(train_writer, p_sample_step, g_state, sample_batch, step=done,
@@ -640,51 +642,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
                       png_path=os.path.join(workdir, "images", f"step_{done:06d}.png"))
       if done % config.eval_every_steps == 0 or last:
         eval_batches = itertools.islice(
-            _batches(builder, config, split="test", seed=config.seed), config.num_eval_batches)
+            split_batches(builder, config, split="test", seed=config.seed), config.num_eval_batches)
         eval_metrics = evaluate_losses(p_eval_step, g_state, d_state, eval_batches, eval_key)
         eval_writer.scalars(done, eval_metrics)
-        logging.info("eval %s", _log_line(done, config.num_train_steps, eval_metrics))
+        logging.info("eval %s", log_line(done, config.num_train_steps, eval_metrics))
       if done % config.checkpoint_every_steps == 0 or last:
         checkpoints.save(manager, done, g_state, d_state, key)
   finally:
     manager.wait_until_finished()
     manager.close()
   return g_state, d_state
-
-
-def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
-  """Mean losses of the latest checkpoint over the whole test split.
-
-  Written to `workdir/test` (TensorBoard scalars and an image grid), to
-  `workdir/test/metrics_step_<step>.json` and `workdir/images/test_step_<step>.png`.
-
-  Returns:
-    The mean of every metric.
-
-  Raises:
-    FileNotFoundError: `workdir` holds no checkpoint.
-  """
-  builder = create_dataset_builder(config)
-  init_key, key, eval_key = _run_keys(config)
-  g_state, d_state = create_train_states(config, init_key)
-  manager = checkpoints.create_manager(workdir, config, read_only=True)
-  restored = checkpoints.restore_latest(manager, g_state, d_state, key)
-  manager.close()
-  if restored is None:
-    raise FileNotFoundError(f"no checkpoint in {manager.directory} to evaluate")
-  p_eval_step, p_sample_step = parallel_eval_steps(config, restored.g_state, restored.d_state)
-  metrics = evaluate_losses(p_eval_step, restored.g_state, restored.d_state,
-                            _batches(builder, config, split="test", seed=config.seed), eval_key)
-  logdir = os.path.join(workdir, "test")
-  writer = summaries.Writer(logdir)
-  writer.scalars(restored.step, metrics)
-  write_samples(writer, p_sample_step, restored.g_state,
-                next(_batches(builder, config, split="test", seed=config.seed)),
-                step=restored.step, num_images=config.num_grid_images,
-                png_path=os.path.join(workdir, "images", f"test_step_{restored.step:06d}.png"))
-  if jax.process_index() == 0:
-    with open(os.path.join(logdir, f"metrics_step_{restored.step:06d}.json"), "w",
-              encoding="utf-8") as f:
-      json.dump(metrics, f, indent=2)
-  logging.info("test %s", _log_line(restored.step, restored.step, metrics))
-  return metrics

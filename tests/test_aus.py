@@ -148,6 +148,12 @@ def test_as_array_accepts_every_form(spec):
   np.testing.assert_array_equal(vec, _vector(AU12=0.8, AU25=0.4))
 
 
+def test_as_array_takes_expression_names():
+  np.testing.assert_array_equal(aus.as_array(" happy "), _vector(AU6=0.8, AU12=1.0))
+  with pytest.raises(ValueError, match="unknown expression 'hapy'.*happy, sad"):
+    aus.as_array("hapy")
+
+
 @pytest.mark.parametrize("length", [0, 1, 16, 18, 34])
 def test_wrong_length_is_rejected(length):
   """Anything but 17 AUs on the last axis raises, and the message says 17."""
@@ -228,3 +234,28 @@ def test_format_rejects_batches_and_bad_values():
     aus.format_aus(np.zeros((2, 17)))
   with pytest.raises(ValueError, match=r"\[0, 1\]"):
     aus.format_aus(np.full(17, 3.0))
+
+
+def test_interpolate_from_source_to_target_by_hand():
+  source, target = _vector(AU12=0.2, AU25=0.4), _vector(AU12=1.0)
+  series = aus.interpolate(source, target, (0.0, 0.5, 1.0))
+  np.testing.assert_allclose(series, [source, _vector(AU12=0.6, AU25=0.2), target], atol=1e-7)
+  # The paper's §3.4: the target scaled by 0.5, 0.75, 1 (a neutral source).
+  np.testing.assert_allclose(aus.interpolate(np.zeros(17), "AU12=0.8"),
+                             [_vector(AU12=0.4), _vector(AU12=0.6), _vector(AU12=0.8)])
+  assert aus.interpolate(np.zeros((3, 17)), target).shape == (3, 3, 17)
+
+
+def test_sweep_sets_one_au_over_the_base():
+  base = _vector(AU12=0.5, AU45=0.9)
+  series = aus.sweep(base, "AU45", (0.0, 1.0))
+  np.testing.assert_array_equal(series, [_vector(AU12=0.5), _vector(AU12=0.5, AU45=1.0)])
+  assert aus.sweep(np.zeros((4, 17)), "AU45").shape == (len(aus.EYELID_LEVELS), 4, 17)
+
+
+@pytest.mark.parametrize("levels", [(), (0.5, 1.5), (-0.1,), (float("nan"),)])
+def test_levels_outside_0_1_are_refused(levels):
+  with pytest.raises(ValueError, match="levels"):
+    aus.interpolate(np.zeros(17), np.ones(17), levels)
+  with pytest.raises(ValueError, match="AU45 levels"):
+    aus.sweep(np.zeros(17), "AU45", levels)

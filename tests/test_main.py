@@ -8,6 +8,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+from PIL import Image
 import pytest
 import tensorflow as tf
 
@@ -50,8 +52,24 @@ def test_main_trains_then_evaluates(tmp_path, data_dir):
   _run_main(f"--workdir={workdir}", "--mode=evaluate")
   with open(os.path.join(workdir, "test", "metrics_step_000002.json"), encoding="utf-8") as f:
     metrics = json.load(f)
-  assert {"d_loss", "g_loss", "g_cycle"} <= set(metrics)
+  assert {"d_loss", "g_loss", "g_cycle", "mean_attention"} <= set(metrics)
+  # Paired with the renderer's ground truth: the edit and the copy baseline.
+  for name in ("edit", "copy", "edit_eyes", "copy_eyes", "edit_mouth", "copy_mouth", "cycle"):
+    assert 0.0 < metrics[f"{name}_l1"] < 1.0 and metrics[f"{name}_psnr"] > 0.0
+  assert metrics["edit_au_mse"] >= 0.0 and metrics["real_au_mse"] >= 0.0
   assert os.path.exists(os.path.join(workdir, "images", "test_step_000002.png"))
+  # The paper's figures, 4 faces (num_grid_images) of 16×16: Fig. 3 source |
+  # aligned and result at 5 AU45 levels, Fig. 4 source | aligned | texture |
+  # attention | result, Fig. 5 source | 3 levels | ground truth.
+  for name, columns in (("fig3_eyelids", 11), ("fig4_intermediates", 5),
+                        ("fig5_interpolation", 5)):
+    figure = _read_png(os.path.join(workdir, "test", f"{name}_step_000002.png"))
+    assert figure.shape == (4 * 16, columns * 16, 3), name
+
+
+def _read_png(path):
+  with Image.open(path) as image:
+    return np.asarray(image)
 
 
 def _listing(directory):

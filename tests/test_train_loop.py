@@ -69,7 +69,7 @@ def test_a_resumed_run_ends_where_an_unbroken_one_does(straight, data_dir, tmp_p
 def test_restored_states_come_back_laid_out_like_fresh_ones(straight, data_dir, num_devices):
   """Also on another device count than the run that saved them (2)."""
   config = _config(data_dir)
-  init_key, key, _ = train._run_keys(config)
+  init_key, key, _ = train.run_keys(config)
   fresh = train.replicate(jax.device_get(train.create_train_states(config, init_key)),
                           jax.local_devices()[:num_devices])
   manager = checkpoints.create_manager(straight[0], config, read_only=True)
