@@ -2,12 +2,13 @@
 
 Usage: python -m benchmarks.train_step [--configs default,synthetic] [--batch 16]
            [--conv_impls native,auto] [--variants dftnet,ganimation]
+           [--dtypes float32,bfloat16]
 
 A cycle is GANimation's: n_critic (5) critic steps, each on a fresh batch,
 then one generator step on the last batch; images/s = n_critic · batch /
-cycle time. Each configuration runs through the real pmap'd steps of
-dftnet_jax.train on one device. The formulations are timed in the same run so
-their ratio is meaningful on this shared, noisy machine.
+cycle time. Each configuration runs through the real parallel steps of
+dftnet_jax.train on one device. The formulations and compute dtypes are timed
+in the same run so their ratios are meaningful on this shared, noisy machine.
 """
 
 from __future__ import annotations
@@ -24,10 +25,12 @@ from dftnet_jax import aus
 from dftnet_jax import train
 
 
-def bench(config_name: str, variant: str, conv_impl: str, batch: int, cycles: int) -> None:
+def bench(config_name: str, variant: str, conv_impl: str, dtype: str, batch: int,
+          cycles: int) -> None:
   config = importlib.import_module(f"configs.{config_name}").get_config()
   config.model.variant = variant
   config.model.conv_impl = conv_impl
+  config.model.dtype = dtype
   config.batch_size = batch
   size = config.model.image_size
   g_state, d_state = train.create_train_states(config, jax.random.key(0))
@@ -56,8 +59,8 @@ def bench(config_name: str, variant: str, conv_impl: str, batch: int, cycles: in
     jax.block_until_ready(metrics)
     times.append(time.perf_counter() - start)
   images = config.n_critic * batch
-  common.emit(benchmark="train_cycle", config=config_name, variant=variant, conv_impl=conv_impl, size=size,
-              batch=batch, n_critic=config.n_critic, first_cycle_s=first_s,
+  common.emit(benchmark="train_cycle", config=config_name, variant=variant, conv_impl=conv_impl,
+              dtype=dtype, size=size, batch=batch, n_critic=config.n_critic, first_cycle_s=first_s,
               cycle_s_median=float(np.median(times)), cycle_s_min=min(times),
               cycle_s_max=max(times), images_per_s=images / float(np.median(times)))
 
@@ -69,13 +72,16 @@ def main() -> None:
   parser.add_argument("--batch", type=int, default=16)
   parser.add_argument("--variants", default="dftnet")
   parser.add_argument("--conv_impls", default="native,auto")
+  parser.add_argument("--dtypes", default="float32",
+                      help="compute dtypes (config.model.dtype), e.g. float32,bfloat16")
   parser.add_argument("--cycles", type=int, default=2)
   args = parser.parse_args()
   common.emit(benchmark="peak", when="before", **common.peak_gflops())
   for config_name in args.configs.split(","):
     for variant in args.variants.split(","):
       for impl in args.conv_impls.split(","):
-        bench(config_name, variant, impl, args.batch, args.cycles)
+        for dtype in args.dtypes.split(","):
+          bench(config_name, variant, impl, dtype, args.batch, args.cycles)
   common.emit(benchmark="peak", when="after", **common.peak_gflops())
 
 
