@@ -1,13 +1,15 @@
 """Training throughput: one cycle of n_critic D steps + 1 G step.
 
 Usage: python -m benchmarks.train_step [--configs default,synthetic] [--batch 16]
-           [--conv_impls native,auto] [--variants dftnet,ganimation] [--malloc default]
+           [--conv_impls native,auto] [--variants dftnet,ganimation]
+           [--dtypes float32,bfloat16] [--malloc default]
 
 A cycle is GANimation's: n_critic (5) critic steps, each on a fresh batch,
 then one generator step on the last batch; images/s = n_critic · batch /
-cycle time. Each configuration runs through the real pmap'd
-`train.parallel_cycle` on one device. The formulations are timed in the same
-run so their ratio is meaningful on this shared, noisy machine.
+cycle time. Each configuration runs through the real parallel
+`train.parallel_cycle` on one device. The formulations and compute dtypes
+are timed in the same run so their ratios are meaningful on this shared,
+noisy machine.
 
 FLOPs are counted analytically from the convolutions (2 × multiply-adds; a
 backward pass costs twice its forward) for the cycle as a straightforward
@@ -47,11 +49,12 @@ def cycle_gflop(config, batch: int) -> float:
   return per_image * batch / 1e9
 
 
-def bench(config_name: str, variant: str, conv_impl: str, batch: int, cycles: int,
+def bench(config_name: str, variant: str, conv_impl: str, dtype: str, batch: int, cycles: int,
           peak: float) -> None:
   config = importlib.import_module(f"configs.{config_name}").get_config()
   config.model.variant = variant
   config.model.conv_impl = conv_impl
+  config.model.dtype = dtype
   config.batch_size = batch
   size = config.model.image_size
   g_state, d_state = train.create_train_states(config, jax.random.key(0))
@@ -79,7 +82,7 @@ def bench(config_name: str, variant: str, conv_impl: str, batch: int, cycles: in
   median = float(np.median(times))
   gflop = cycle_gflop(config, batch)
   common.emit(benchmark="train_cycle", config=config_name, variant=variant,
-              conv_impl=conv_impl, size=size, batch=batch, n_critic=config.n_critic,
+              conv_impl=conv_impl, dtype=dtype, size=size, batch=batch, n_critic=config.n_critic,
               first_cycle_s=first_s, cycle_s_median=median, cycle_s_min=min(times),
               cycle_s_max=max(times), images_per_s=config.n_critic * batch / median,
               gflop_per_cycle=gflop, gflops_achieved=gflop / min(times),
@@ -93,6 +96,8 @@ def main() -> None:
   parser.add_argument("--batch", type=int, default=16)
   parser.add_argument("--variants", default="dftnet")
   parser.add_argument("--conv_impls", default="native,auto")
+  parser.add_argument("--dtypes", default="float32",
+                      help="compute dtypes (config.model.dtype), e.g. float32,bfloat16")
   parser.add_argument("--cycles", type=int, default=3)
   args = common.parse_args(parser)
   peak = common.peak_gflops()
@@ -100,7 +105,9 @@ def main() -> None:
   for config_name in args.configs.split(","):
     for variant in args.variants.split(","):
       for impl in args.conv_impls.split(","):
-        bench(config_name, variant, impl, args.batch, args.cycles, peak["matmul_gflops"])
+        for dtype in args.dtypes.split(","):
+          bench(config_name, variant, impl, dtype, args.batch, args.cycles,
+                peak["matmul_gflops"])
   common.emit(benchmark="peak", when="after", **common.peak_gflops())
 
 

@@ -30,6 +30,11 @@ def get_model_config() -> ml_collections.ConfigDict:
   # convs on GPU/TPU and the fastest measured formulation per layer on CPU.
   # Parameters are identical across formulations, so checkpoints move freely.
   model.conv_impl = "auto"
+  # Compute dtype of the convolutions: 'float32' or 'bfloat16' (for
+  # accelerators). Parameters and optimiser state stay float32; the warp,
+  # the composition, the heads' activations, normalisation statistics and
+  # the losses stay float32.
+  model.dtype = "float32"
   return model
 
 
@@ -109,6 +114,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.adam_b2 = 0.999
   # Global batch (GANimation's launch script); split over local devices.
   config.batch_size = 25
+  # How the per-device steps are shipped: 'pmap' or 'shard_map'
+  # (jax.jit(jax.shard_map(...)), pmap's successor); same results.
+  config.parallelism = "pmap"
   # Critic steps per generator step.
   config.n_critic = 5
   # Target AUs are another example's AUs plus U(-noise, noise), clipped

@@ -9,18 +9,28 @@ Layout of a workdir:
 
 Saves are asynchronous: Orbax writes into a temporary directory and renames
 it when complete, so a run killed mid-save leaves the previous checkpoint as
-the latest, and the next run deletes the leftover.
+the latest, and the next run deletes the leftover. In a multi-process run
+every process calls `save` and `restore_latest` (the states are global
+arrays; the primary process writes what is replicated). `Preemption` turns
+SIGTERM into a save at the next step, and `check_workdir` fails before
+training when a checkpoint could not be written.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import tempfile
+import threading
 from typing import Any, NamedTuple
 
 from flax.training import train_state
 import jax
+from jax.experimental import multihost_utils
 import ml_collections
+import numpy as np
 import orbax.checkpoint as ocp
 
 # The manager's directory inside a workdir.
@@ -63,7 +73,12 @@ def save(manager: ocp.CheckpointManager, step: int, g_state: train_state.TrainSt
   generator step); returns once the arrays are copied, before the write."""
   manager.save(step, args=ocp.args.Composite(
       g_state=ocp.args.StandardSave(g_state), d_state=ocp.args.StandardSave(d_state),
-      loop=ocp.args.StandardSave({"rng": jax.random.key_data(key)})))
+      loop=ocp.args.StandardSave(_loop_state(key))))
+
+
+def _loop_state(key: jax.Array) -> dict[str, np.ndarray]:
+  # On the host: the same on every process, written once by the primary.
+  return {"rng": np.asarray(jax.random.key_data(key))}
 
 
 def _abstract(tree: Any) -> Any:
@@ -91,7 +106,7 @@ def restore_latest(manager: ocp.CheckpointManager, g_state: train_state.TrainSta
   restored = manager.restore(step, args=ocp.args.Composite(
       g_state=ocp.args.StandardRestore(_abstract(g_state)),
       d_state=ocp.args.StandardRestore(_abstract(d_state)),
-      loop=ocp.args.StandardRestore(_abstract({"rng": jax.random.key_data(key)}))))
+      loop=ocp.args.StandardRestore(_loop_state(key))))
   return Restored(step, restored.g_state, restored.d_state,
                   jax.random.wrap_key_data(restored.loop["rng"]))
 
@@ -117,6 +132,58 @@ def restore_params(manager: ocp.CheckpointManager, step: int, item: str,
       item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
       partial_restore=True)}))
   return restored[item]["params"]
+def check_workdir(workdir: str, states: Any) -> None:
+  """Fails before training if `workdir` cannot take a checkpoint of `states`.
+
+  Args:
+    workdir: the run's directory (created if missing).
+    states: the train states a checkpoint holds.
+
+  Raises:
+    PermissionError: `workdir` cannot be created or written.
+    OSError: its disk has less free space than two checkpoints (a save
+      writes the new one before the oldest is deleted).
+  """
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=workdir, prefix=".write_test_"):
+      pass
+  except OSError as e:
+    raise PermissionError(f"the workdir {workdir} is not writable: {e}") from e
+  needed = 2 * sum(x.nbytes for x in jax.tree.leaves(states))
+  free = shutil.disk_usage(workdir).free
+  if free < needed:
+    raise OSError(f"the disk of the workdir {workdir} has {free / 2**20:.1f} MiB free; its"
+                  f" checkpoints need {needed / 2**20:.1f} MiB (two of"
+                  f" {needed / 2**21:.1f} MiB): free space or choose another --workdir")
+
+
+class Preemption:
+  """SIGTERM (a scheduler's preemption notice) as a flag the training loop
+  polls at step boundaries, so it can save and exit cleanly.
+
+  One process: a Python handler sets the flag. Several: JAX's preemption
+  service (started by `jax.distributed.initialize`) catches the signal on
+  any process and has all of them agree on the step to stop at, as a
+  collective save needs.
+  """
+
+  def __init__(self):
+    self._multi_process = jax.process_count() > 1
+    self._signalled = threading.Event()
+    self._previous = (None if self._multi_process else
+                      signal.signal(signal.SIGTERM, lambda *_: self._signalled.set()))
+
+  def reached(self, step: int) -> bool:
+    """Whether to save at `step` and stop; call at every step, on every process."""
+    if self._multi_process:
+      return multihost_utils.reached_preemption_sync_point(step)
+    return self._signalled.is_set()
+
+  def close(self) -> None:
+    """Gives SIGTERM back to the handler that had it before."""
+    if not self._multi_process:
+      signal.signal(signal.SIGTERM, self._previous)
 
 
 def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:

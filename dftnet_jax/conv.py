@@ -105,10 +105,13 @@ def _banded_weight_grad(x: jax.Array, g: jax.Array, kernel_shape: tuple[int, ...
     n, top = index // bands, (index % bands) * rows
     xs = lax.dynamic_slice(x, (n, top, 0, 0), (1, rows + kh - 1, x.shape[2], c))
     gs = lax.dynamic_slice(g, (n, top, 0, 0), (1, rows, wo, o))
-    return acc + jnp.einsum("bhwk,bhwo->ko", _patches(xs, kh, kw), gs), None
+    return acc + jnp.einsum("bhwk,bhwo->ko", _patches(xs, kh, kw), gs,
+                            preferred_element_type=jnp.float32), None
 
-  acc, _ = lax.scan(add_band, jnp.zeros((kh * kw * c, o), g.dtype), jnp.arange(batch * bands))
-  return acc.reshape(kernel_shape)
+  # Accumulated in float32 whatever the compute dtype: bfloat16 sums of many
+  # bands would lose the small ones.
+  acc, _ = lax.scan(add_band, jnp.zeros((kh * kw * c, o), jnp.float32), jnp.arange(batch * bands))
+  return acc.reshape(kernel_shape).astype(g.dtype)
 
 
 @jax.custom_vjp
@@ -275,6 +278,8 @@ class Conv(nn.Module):
     use_bias: add a learned per-channel bias.
     impl: 'auto', 'native', 's2d' or 'im2col' (module doc).
     kernel_init: initialiser of the HWIO kernel.
+    dtype: the compute dtype: input and parameters are cast to it at use
+      (parameters are stored float32).
   """
   features: int
   kernel_size: int
@@ -283,6 +288,7 @@ class Conv(nn.Module):
   use_bias: bool = False
   impl: str = "auto"
   kernel_init: nn.initializers.Initializer = default_kernel_init
+  dtype: str = "float32"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -292,9 +298,10 @@ class Conv(nn.Module):
                     for n in x.shape[1:3])
     gflop = 2e-9 * self.kernel_size ** 2 * x.shape[-1] * self.features * out_h * out_w
     impl = resolve_impl(self.impl, stride=self.stride, gflop_per_example=gflop)
-    y = conv2d(x, kernel, stride=self.stride, padding=self.padding, impl=impl)
+    y = conv2d(x.astype(self.dtype), kernel.astype(self.dtype), stride=self.stride,
+               padding=self.padding, impl=impl)
     if self.use_bias:
-      y = y + self.param("bias", nn.initializers.zeros, (self.features,))
+      y = y + self.param("bias", nn.initializers.zeros, (self.features,)).astype(self.dtype)
     return y
 
 
@@ -304,11 +311,14 @@ class ConvTranspose2x(nn.Module):
   Attributes:
     features: output channels.
     impl: 'auto', 'native', 's2d' or 'im2col' (module doc).
+    dtype: the compute dtype, as `Conv`'s.
   """
   features: int
   impl: str = "auto"
+  dtype: str = "float32"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.param("kernel", default_kernel_init, (4, 4, x.shape[-1], self.features))
-    return conv_transpose2x(x, kernel, impl=resolve_impl(self.impl, transposed=True))
+    return conv_transpose2x(x.astype(self.dtype), kernel.astype(self.dtype),
+                            impl=resolve_impl(self.impl, transposed=True))

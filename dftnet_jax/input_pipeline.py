@@ -1,6 +1,7 @@
 """tf.data input pipeline: TFDS examples to per-device batches.
 
-Batches are dicts of numpy arrays with a leading device axis, ready for pmap:
+Batches are dicts of numpy arrays with a leading device axis, ready for the
+parallel steps (each device's slice comes from its own shard of the split):
   image       float32 [D, B, H, W, 3] in [-1, 1]
   aus         float32 [D, B, 17], the image's own AUs in [0, 1]
   target_aus  float32 [D, B, 17], another example's AUs (same split) plus
@@ -62,10 +63,10 @@ def get_builder(name: str, *, data_dir: str | None = None,
                       config=module.make_config(**config_fields))
 
 
-def _seeds(seed: int, process_index: int) -> dict[str, int]:
-  """Independent seeds for each random choice, different on each process."""
+def _seeds(seed: int, shard: int) -> dict[str, int]:
+  """Independent seeds for each random choice, different for each shard."""
   names = ("files", "shuffle", "targets", "flip", "noise")
-  values = np.random.SeedSequence([seed, process_index]).generate_state(
+  values = np.random.SeedSequence([seed, shard]).generate_state(
       len(names))
   return dict(zip(names, (int(v) for v in values)))
 
@@ -109,6 +110,34 @@ def _preprocess(index: tf.Tensor, example: dict[str, tf.Tensor],
   }
 
 
+def _device_dataset(dataset_builder: tfds.core.DatasetBuilder, *,
+                    split: str, shard: int, num_shards: int,
+                    batch_size: int, train: bool, seed: int,
+                    target_au_noise: float, shuffle_buffer: int,
+                    features: Sequence[str]) -> tf.data.Dataset:
+  """One device's stream: shard `shard` of `num_shards` equal parts of the
+  split, seeded by (seed, shard), in batches of `batch_size`."""
+  seeds = _seeds(seed, shard)
+  shard_split = tfds.split_for_jax_process(
+      split, process_index=shard, process_count=num_shards,
+      drop_remainder=True)
+  ds = dataset_builder.as_dataset(
+      split=shard_split, shuffle_files=train,
+      decoders={"image": tfds.decode.SkipDecoding()},
+      read_config=tfds.ReadConfig(shuffle_seed=seeds["files"]))
+  if train:
+    ds = ds.repeat().shuffle(shuffle_buffer, seed=seeds["shuffle"])
+  targets = _target_aus(dataset_builder, shard_split, seeds["targets"],
+                        shuffle_buffer)
+  image_feature = dataset_builder.info.features["image"]
+  ds = tf.data.Dataset.zip(ds, targets).enumerate().map(
+      lambda index, pair: _preprocess(
+          index, *pair, image_feature=image_feature, seeds=seeds, train=train,
+          target_au_noise=target_au_noise, features=features),
+      num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.batch(batch_size, drop_remainder=True)
+
+
 def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
                    batch_size: int, num_local_devices: int, train: bool,
                    seed: int, target_au_noise: float = 0.1,
@@ -118,9 +147,16 @@ def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
                    features: Sequence[str] = ()) -> tf.data.Dataset:
   """This process's share of a split as batches of [devices, batch, ...].
 
+  The split is cut into one equal shard per device of the run (all
+  processes), and each device's examples come from its own shard, seeded by
+  its global index (process_index · num_local_devices + local index): the
+  global batch depends on the total device count only, so 2 processes with
+  one device each see what one process with two devices sees. A process
+  reads only its devices' shards.
+
   Args:
     dataset_builder: a prepared builder with `image` and `aus` features.
-    split: e.g. "train"; each process reads a disjoint, equal part of it.
+    split: e.g. "train"; each device reads a disjoint, equal part of it.
     batch_size: the global batch, over all processes and devices.
     num_local_devices: devices of this process (the leading batch axis).
     train: shuffle, mirror and repeat forever; otherwise one ordered pass.
@@ -128,14 +164,14 @@ def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
     target_au_noise: half-width of the uniform noise added to target AUs.
     process_index: this process; defaults to `jax.process_index()`.
     process_count: all processes; defaults to `jax.process_count()`.
-    shuffle_buffer: examples in the shuffle buffers of the training images
-      (encoded, ~30 KB each at 128x128) and of the target AUs.
+    shuffle_buffer: examples in each device's shuffle buffers of the
+      training images (encoded, ~30 KB each at 128x128) and of the target AUs.
     features: other features of the examples to pass through unchanged,
       e.g. ("identity",) of the synthetic faces for paired evaluation.
 
   Returns:
     The batched dataset (see the module docstring). Incomplete batches are
-    dropped, so an evaluation pass may miss up to one global batch.
+    dropped, so an evaluation pass may miss up to one batch per device.
 
   Raises:
     ValueError: `batch_size` does not divide evenly over the devices.
@@ -152,28 +188,17 @@ def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
         f"the global batch size {batch_size} is not divisible by the number"
         f" of devices, {process_count} process(es) x {num_local_devices}"
         f" local device(s) = {num_devices}: it must be a positive multiple")
-  seeds = _seeds(seed, process_index)
-  # Equal shares: every process must run the same number of steps.
-  process_split = tfds.split_for_jax_process(
-      split, process_index=process_index, process_count=process_count,
-      drop_remainder=True)
-  ds = dataset_builder.as_dataset(
-      split=process_split, shuffle_files=train,
-      decoders={"image": tfds.decode.SkipDecoding()},
-      read_config=tfds.ReadConfig(shuffle_seed=seeds["files"]))
-  if train:
-    ds = ds.repeat().shuffle(shuffle_buffer, seed=seeds["shuffle"])
-  targets = _target_aus(dataset_builder, process_split, seeds["targets"],
-                        shuffle_buffer)
-  image_feature = dataset_builder.info.features["image"]
-  ds = tf.data.Dataset.zip(ds, targets).enumerate().map(
-      lambda index, pair: _preprocess(
-          index, *pair, image_feature=image_feature, seeds=seeds, train=train,
-          target_au_noise=target_au_noise, features=features),
-      num_parallel_calls=tf.data.AUTOTUNE)
-  per_device = batch_size // num_devices
-  ds = ds.batch(per_device, drop_remainder=True)
-  ds = ds.batch(num_local_devices, drop_remainder=True)
+  first = process_index * num_local_devices
+  devices = [
+      _device_dataset(dataset_builder, split=split, shard=first + i,
+                      num_shards=num_devices,
+                      batch_size=batch_size // num_devices, train=train,
+                      seed=seed, target_au_noise=target_au_noise,
+                      shuffle_buffer=shuffle_buffer, features=features)
+      for i in range(num_local_devices)]
+  ds = tf.data.Dataset.zip(tuple(devices)).map(
+      lambda *batches: {key: tf.stack([b[key] for b in batches])
+                        for key in batches[0]})
   return ds.prefetch(tf.data.AUTOTUNE)
 
 

@@ -5,7 +5,15 @@
 
 Any config field can be overridden: `--config.num_train_steps=100`. In
 evaluate mode the config defaults to the one the run saved in its workdir.
+
+Multi-host: start the same command on every host with
+`--coordinator_address=HOST:PORT --num_processes=N --process_id=I`, or with
+`--distributed` where JAX finds them itself (Slurm, Open MPI, Cloud TPU,
+Kubernetes; `JAX_COORDINATOR_ADDRESS`). README, "Scaling out".
 """
+
+import logging as py_logging
+import os
 
 from absl import app
 from absl import flags
@@ -31,7 +39,44 @@ config_flags.DEFINE_config_file(
 flags.DEFINE_bool("retain_freed_memory", True,
                   "Keep freed memory mapped (glibc) rather than page-faulting every step's"
                   " buffers in again; the process then holds its peak memory.")
+flags.DEFINE_bool("distributed", False,
+                  "Join a multi-process run (jax.distributed.initialize); implied by the"
+                  " three flags below or $JAX_COORDINATOR_ADDRESS. Values not given are"
+                  " detected from the cluster's environment (Slurm, Open MPI, TPU, k8s).")
+flags.DEFINE_string("coordinator_address", None,
+                    "HOST:PORT of process 0's coordinator, the same on every process.")
+flags.DEFINE_integer("num_processes", None, "Processes in the run.")
+flags.DEFINE_integer("process_id", None, "This process, 0 … num_processes − 1.")
 flags.mark_flags_as_required(["workdir"])
+
+
+class _ProcessFormatter(logging.PythonFormatter):
+  """absl's log lines, each prefixed with the process that speaks."""
+
+  def __init__(self, prefix: str):
+    # Fixed at creation: asking JAX while formatting could deadlock, as JAX
+    # logs while it starts its backends.
+    super().__init__()
+    self._prefix = prefix
+
+  def format(self, record: py_logging.LogRecord) -> str:
+    return f"{self._prefix} {super().format(record)}"
+
+
+def initialize_distributed() -> None:
+  """`jax.distributed.initialize` when the flags or environment ask for it.
+
+  Must run before JAX touches a device. Afterwards every log line names its
+  process.
+  """
+  given = (FLAGS.coordinator_address, FLAGS.num_processes, FLAGS.process_id)
+  if not (FLAGS.distributed or any(v is not None for v in given)
+          or os.environ.get("JAX_COORDINATOR_ADDRESS")):
+    return
+  jax.distributed.initialize(coordinator_address=FLAGS.coordinator_address,
+                             num_processes=FLAGS.num_processes, process_id=FLAGS.process_id)
+  logging.get_absl_handler().setFormatter(
+      _ProcessFormatter(f"[process {jax.process_index()}/{jax.process_count()}]"))
 
 
 def main(argv: list[str]) -> None:
@@ -41,6 +86,7 @@ def main(argv: list[str]) -> None:
     logging.warning("--retain_freed_memory: not glibc malloc here; left as it is")
   # tf.data only feeds the host; accelerators belong to JAX.
   tf.config.set_visible_devices([], "GPU")
+  initialize_distributed()
   logging.info("JAX process %d of %d; local devices: %r", jax.process_index(),
                jax.process_count(), jax.local_devices())
   if FLAGS.mode == "train":

@@ -11,6 +11,7 @@ losses, summaries and `edit` treat them alike.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import functools
 from typing import NamedTuple, Optional
 
 import flax.linen as nn
@@ -45,19 +46,27 @@ class GeneratorOutput(NamedTuple):
   flow: Optional[jax.Array]
 
 
+def _instance_norm(x: jax.Array) -> jax.Array:
+  """InstanceNorm in the dtype of `x`; Flax takes the statistics in float32."""
+  return nn.InstanceNorm(epsilon=1e-5, dtype=x.dtype)(x)
+
+
 def _norm_relu(x: jax.Array) -> jax.Array:
-  return nn.relu(nn.InstanceNorm(epsilon=1e-5)(x))
+  return nn.relu(_instance_norm(x))
 
 
 class ResidualBlock(nn.Module):
   """conv3×3-IN-ReLU-conv3×3-IN plus the identity (GANimation)."""
   features: int
   conv_impl: str = "auto"
+  dtype: str = "float32"
 
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
-    y = _norm_relu(Conv(self.features, 3, padding=1, impl=self.conv_impl)(x))
-    y = nn.InstanceNorm(epsilon=1e-5)(Conv(self.features, 3, padding=1, impl=self.conv_impl)(y))
+    conv = functools.partial(Conv, self.features, 3, padding=1, impl=self.conv_impl,
+                             dtype=self.dtype)
+    y = _norm_relu(conv()(x))
+    y = _instance_norm(conv()(y))
     return x + y
 
 
@@ -70,6 +79,7 @@ class Encoder(nn.Module):
   width: int = 64
   num_res_blocks: int = 6
   conv_impl: str = "auto"
+  dtype: str = "float32"
 
   @nn.compact
   def __call__(self, image: jax.Array, target_aus: jax.Array
@@ -78,11 +88,12 @@ class Encoder(nn.Module):
     au_maps = jnp.broadcast_to(target_aus[:, None, None, :].astype(image.dtype),
                                (b, h, w, target_aus.shape[-1]))
     x = jnp.concatenate([image, au_maps], axis=-1)
-    full = _norm_relu(Conv(self.width, 7, padding=3, impl=self.conv_impl)(x))
-    half = _norm_relu(Conv(2 * self.width, 4, stride=2, padding=1, impl=self.conv_impl)(full))
-    x = _norm_relu(Conv(4 * self.width, 4, stride=2, padding=1, impl=self.conv_impl)(half))
+    conv = functools.partial(Conv, impl=self.conv_impl, dtype=self.dtype)
+    full = _norm_relu(conv(self.width, 7, padding=3)(x))
+    half = _norm_relu(conv(2 * self.width, 4, stride=2, padding=1)(full))
+    x = _norm_relu(conv(4 * self.width, 4, stride=2, padding=1)(half))
     for _ in range(self.num_res_blocks):
-      x = ResidualBlock(4 * self.width, self.conv_impl)(x)
+      x = ResidualBlock(4 * self.width, self.conv_impl, self.dtype)(x)
     return x, (full, half)
 
 
@@ -108,19 +119,22 @@ class Decoder(nn.Module):
   skips: bool = False
   zero_init_heads: bool = False
   conv_impl: str = "auto"
+  dtype: str = "float32"
 
   @nn.compact
   def __call__(self, latent: jax.Array,
                skip_features: tuple[jax.Array, jax.Array]) -> list[jax.Array]:
+    conv = functools.partial(Conv, impl=self.conv_impl, dtype=self.dtype)
     x = latent
     for features, skip in zip((2 * self.width, self.width), reversed(skip_features)):
-      x = _norm_relu(ConvTranspose2x(features, impl=self.conv_impl)(x))
+      x = _norm_relu(ConvTranspose2x(features, impl=self.conv_impl, dtype=self.dtype)(x))
       if self.skips:
         x = jnp.concatenate([x, skip], axis=-1)
-        x = _norm_relu(Conv(features, 3, padding=1, impl=self.conv_impl)(x))
+        x = _norm_relu(conv(features, 3, padding=1)(x))
     head_init = nn.initializers.zeros if self.zero_init_heads else default_kernel_init
-    y = Conv(sum(h.channels for h in self.heads), 7, padding=3, impl=self.conv_impl,
-             kernel_init=head_init)(x)
+    # The heads (flow, attention, texture) and all that follows are float32.
+    y = conv(sum(h.channels for h in self.heads), 7, padding=3,
+             kernel_init=head_init)(x).astype(jnp.float32)
     bounds = [sum(h.channels for h in self.heads[:k]) for k in range(1, len(self.heads))]
     return [h.activation(part) for h, part in zip(self.heads, jnp.split(y, bounds, axis=-1))]
 
@@ -140,11 +154,14 @@ class Generator(nn.Module):
     width: channels after the first conv; doubles at each downsampling.
     num_res_blocks: residual blocks at the bottleneck.
     conv_impl: convolution formulation (see `dftnet_jax.conv`).
+    dtype: the convolutions' compute dtype ('float32' or 'bfloat16');
+      parameters, the warp and the composition stay float32.
   """
   variant: str = "dftnet"
   width: int = 64
   num_res_blocks: int = 6
   conv_impl: str = "auto"
+  dtype: str = "float32"
 
   @nn.compact
   def __call__(self, image: jax.Array, target_aus: jax.Array) -> GeneratorOutput:
@@ -152,21 +169,19 @@ class Generator(nn.Module):
     if self.variant not in VARIANTS:
       raise ValueError(f"unknown generator variant {self.variant!r}; expected one of {VARIANTS}")
     _check_generator_inputs(image, target_aus)
-    latent, skips = Encoder(self.width, self.num_res_blocks, self.conv_impl, name="encoder")(
-        image, target_aus)
+    latent, skips = Encoder(self.width, self.num_res_blocks, self.conv_impl, self.dtype,
+                            name="encoder")(image, target_aus)
+    decoder = functools.partial(Decoder, self.width, conv_impl=self.conv_impl, dtype=self.dtype)
     if self.variant == "ganimation":
-      colour, attention = Decoder(self.width, (_COLOUR, _ATTENTION), conv_impl=self.conv_impl,
-                                  name="decoder")(latent, skips)
+      colour, attention = decoder((_COLOUR, _ATTENTION), name="decoder")(latent, skips)
       return GeneratorOutput(compose(image, colour, attention), image, colour, attention, None)
     if self.variant == "warp_only":
-      (flow,) = Decoder(self.width, (_FLOW,), zero_init_heads=True, conv_impl=self.conv_impl,
-                        name="flow_decoder")(latent, skips)
+      (flow,) = decoder((_FLOW,), zero_init_heads=True, name="flow_decoder")(latent, skips)
       aligned = warp_lib.warp(image, flow)
       return GeneratorOutput(aligned, aligned, None, None, flow)
-    flow, attention = Decoder(self.width, (_FLOW, _ATTENTION), zero_init_heads=True,
-                              conv_impl=self.conv_impl, name="flow_decoder")(latent, skips)
-    (texture,) = Decoder(self.width, (_COLOUR,), skips=True, conv_impl=self.conv_impl,
-                         name="texture_decoder")(latent, skips)
+    flow, attention = decoder((_FLOW, _ATTENTION), zero_init_heads=True,
+                              name="flow_decoder")(latent, skips)
+    (texture,) = decoder((_COLOUR,), skips=True, name="texture_decoder")(latent, skips)
     aligned = warp_lib.warp(image, flow)
     return GeneratorOutput(compose(aligned, texture, attention), aligned, texture, attention, flow)
 
@@ -197,10 +212,12 @@ class Discriminator(nn.Module):
     width: channels of the first conv; doubles at each layer.
     num_layers: stride-2 convs; the critic map is H/2^n × W/2^n.
     conv_impl: convolution formulation (see `dftnet_jax.conv`).
+    dtype: the convolutions' compute dtype; both heads return float32.
   """
   width: int = 64
   num_layers: int = 6
   conv_impl: str = "auto"
+  dtype: str = "float32"
 
   @nn.compact
   def __call__(self, image: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -216,23 +233,28 @@ class Discriminator(nn.Module):
           f" 2^num_layers = {2 ** self.num_layers}, got {image.shape[1:3]}")
     # The gradient penalty differentiates the critic twice; 'auto' picks the
     # formulation that is fast for that.
-    impl = resolve_impl(self.conv_impl, twice_differentiated=True)
+    conv = functools.partial(Conv, impl=resolve_impl(self.conv_impl, twice_differentiated=True),
+                             dtype=self.dtype)
     x = image
     for k in range(self.num_layers):
-      x = nn.leaky_relu(Conv(self.width * 2 ** k, 4, stride=2, padding=1, use_bias=True,
-                             impl=impl)(x), 0.01)
-    critic = Conv(1, 3, padding=1, impl=impl, name="critic_head")(x)
-    au = Conv(aus_lib.NUM_AUS, size // 2 ** self.num_layers, impl=impl, name="au_head")(x)
-    return critic[..., 0], au.reshape(image.shape[0], aus_lib.NUM_AUS)
+      x = nn.leaky_relu(conv(self.width * 2 ** k, 4, stride=2, padding=1, use_bias=True)(x),
+                        0.01)
+    critic = conv(1, 3, padding=1, name="critic_head")(x).astype(jnp.float32)
+    au = conv(aus_lib.NUM_AUS, size // 2 ** self.num_layers, name="au_head")(x)
+    return critic[..., 0], au.reshape(image.shape[0], aus_lib.NUM_AUS).astype(jnp.float32)
 
 
 def create_generator(config: ml_collections.ConfigDict) -> Generator:
-  """The generator described by a model config (see configs/default.py)."""
+  """The generator described by a model config (see configs/default.py).
+
+  A config without `dtype` (saved before it existed) computes in float32.
+  """
   return Generator(variant=config.variant, width=config.g_width,
-                   num_res_blocks=config.g_res_blocks, conv_impl=config.conv_impl)
+                   num_res_blocks=config.g_res_blocks, conv_impl=config.conv_impl,
+                   dtype=config.get("dtype", "float32"))
 
 
 def create_discriminator(config: ml_collections.ConfigDict) -> Discriminator:
   """The critic described by a model config (see configs/default.py)."""
   return Discriminator(width=config.d_width, num_layers=config.d_layers,
-                       conv_impl=config.conv_impl)
+                       conv_impl=config.conv_impl, dtype=config.get("dtype", "float32"))

@@ -3,10 +3,11 @@
 Each update is written once as a per-device body (`lax.pmean` over the
 'batch' axis); `cycle_step` chains GANimation's cycle of n_critic critic
 updates and one generator update into one program, shipped under `jax.pmap`
-with the state unstacked: parameters go in and come out as one copy, only
-the batches are split over devices. Randomness is drawn per example from the
-example's global index, so a run's results do not depend on how many devices
-share its batch.
+or `jax.jit(jax.shard_map(...))` (`parallel.parallelize`,
+`config.parallelism`) with the state unstacked: parameters go in and come
+out as one copy, only the batches are split over devices, of one process or
+of many. Randomness is drawn per example from the example's global index, so
+a run's results do not depend on how many devices share its batch.
 
 `train_and_evaluate` runs the loop: one cycle a step, host-side checks for
 non-finite losses,
@@ -28,6 +29,7 @@ from absl import logging
 from flax.training import train_state
 import jax
 from jax import lax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
@@ -39,6 +41,7 @@ from dftnet_jax import figures
 from dftnet_jax import input_pipeline
 from dftnet_jax import losses
 from dftnet_jax import models
+from dftnet_jax import parallel
 from dftnet_jax import summaries
 
 # 'image' [B, H, W, 3] in [-1, 1]; 'aus' and 'target_aus' [B, 17] in [0, 1]
@@ -81,39 +84,49 @@ def create_optimizer(config: ml_collections.ConfigDict, learning_rate: optax.Sca
   return optax.adam(learning_rate, b1=config.adam_b1, b2=config.adam_b2)
 
 
-def create_train_states(config: ml_collections.ConfigDict, key: jax.Array
+def create_train_states(config: ml_collections.ConfigDict, key: jax.Array,
+                        devices: Sequence[jax.Device] | None = None
                         ) -> tuple[train_state.TrainState, train_state.TrainState]:
   """Initialised generator and critic states (params and Adam moments),
-  replicated for the pmap'd steps.
+  replicated over `devices` (default: all, every process) for the steps.
 
+  Initialised by one jit whose results are laid out replicated, so every
+  process of a multi-host run holds the same global arrays from the start.
   Each optimiser follows its own learning-rate schedule, counted in its own
   updates (`create_learning_rate_fn`).
   """
   size = config.model.image_size
   image = jnp.zeros((1, size, size, 3), jnp.float32)
   aus = jnp.zeros((1, models.aus_lib.NUM_AUS), jnp.float32)
-  g_key, d_key = jax.random.split(key)
   generator = models.create_generator(config.model)
   discriminator = models.create_discriminator(config.model)
-  g_params = jax.jit(generator.init)(g_key, image, aus)["params"]
-  d_params = jax.jit(discriminator.init)(d_key, image)["params"]
   g_tx = create_optimizer(config, create_learning_rate_fn(config, config.num_train_steps))
   d_tx = create_optimizer(config, create_learning_rate_fn(
       config, config.num_train_steps * config.n_critic))
-  make = train_state.TrainState.create
-  return replicate((make(apply_fn=generator.apply, params=g_params, tx=g_tx),
-                    make(apply_fn=discriminator.apply, params=d_params, tx=d_tx)))
+
+  def make(**fields: Any) -> train_state.TrainState:
+    # A strongly typed step: the steps return one, and a weakly typed one
+    # going in would compile each step twice.
+    return train_state.TrainState.create(**fields).replace(step=jnp.zeros((), jnp.int32))
+
+  def init(key: jax.Array) -> tuple[train_state.TrainState, train_state.TrainState]:
+    g_key, d_key = jax.random.split(key)
+    return (make(apply_fn=generator.apply, params=generator.init(g_key, image, aus)["params"],
+                 tx=g_tx),
+            make(apply_fn=discriminator.apply, params=discriminator.init(d_key, image)["params"],
+                 tx=d_tx))
+
+  return jax.jit(init, out_shardings=parallel.replicated(devices))(key)
 
 
 def replicate(tree: Any, devices: Sequence[jax.Device] | None = None) -> Any:
-  """One copy on every device (default: the local ones), laid out as the
-  pmap'd steps return it.
+  """One copy on every device (default: all, every process), laid out as the
+  parallel steps return it.
 
   Feeding the steps state in any other layout (e.g. fresh from `init`, on one
   device) compiles them a second time when their own output comes back in.
   """
-  mesh = jax.sharding.Mesh(np.array(devices or jax.local_devices()), ("batch",))
-  return jax.device_put(tree, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+  return jax.device_put(tree, parallel.replicated(devices))
 
 
 def _au_divisor(config: ml_collections.ConfigDict) -> float:
@@ -375,35 +388,36 @@ def sample_step(g_params: Any, batch: Batch, *, g_apply: ApplyFn
 
 def parallel_cycle(config: ml_collections.ConfigDict,
                    devices: Sequence[jax.Device] | None = None) -> Callable:
-  """pmap'd `cycle_step`: states unstacked in and out and donated, batches split.
+  """Parallel `cycle_step` (`parallel.parallelize`: pmap or shard_map): states
+  unstacked in and out and donated, batches split.
 
   Args:
     config: the training config.
-    devices: the devices to split the batches over; default: all local ones.
+    devices: the devices to split the batches over; default: all of them.
 
   Returns:
     cycle(g_state, d_state, batches [D, n_critic, B, ...], key) →
     (g_state, d_state, (critic metrics [n_critic], generator metrics)).
   """
-  return jax.pmap(functools.partial(cycle_step, config=config), axis_name="batch",
-                  in_axes=(None, None, 0, None), out_axes=(None, None, None),
-                  donate_argnums=(0, 1), devices=devices)
+  return parallel.parallelize(functools.partial(cycle_step, config=config), config,
+                              in_axes=(None, None, 0, None), out_axes=(None, None, None),
+                              donate_argnums=(0, 1), devices=devices)
 
 
 def parallel_eval_steps(config: ml_collections.ConfigDict, g_state: train_state.TrainState,
                         d_state: train_state.TrainState):
-  """pmap'd (eval_step, sample_step) over the local devices.
+  """Parallel (eval_step, sample_step) over all devices.
 
   Returns:
     eval_step(g_params, d_params, batch [D, B, ...], key) → metrics and
     sample_step(g_params, batch) → outputs [D, B, ...].
   """
-  p_eval_step = jax.pmap(
+  p_eval_step = parallel.parallelize(
       functools.partial(eval_step, g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
                         config=config),
-      axis_name="batch", in_axes=(None, None, 0, None), out_axes=None)
-  p_sample_step = jax.pmap(functools.partial(sample_step, g_apply=g_state.apply_fn),
-                           axis_name="batch", in_axes=(None, 0))
+      config, in_axes=(None, None, 0, None), out_axes=None)
+  p_sample_step = parallel.parallelize(functools.partial(sample_step, g_apply=g_state.apply_fn),
+                                       config, in_axes=(None, 0), out_axes=0)
   return p_eval_step, p_sample_step
 
 
@@ -411,12 +425,18 @@ def create_dataset_builder(config: ml_collections.ConfigDict) -> tfds.core.Datas
   """The TFDS builder of `config.dataset`, built on first use.
 
   The synthetic faces render themselves; EmotioNet reads `config.manual_dir`.
-  A dataset already built is reused as it is.
+  A dataset already built is reused as it is. In a multi-process run process
+  0 builds first and the others wait for it: on a shared `data_dir` they find
+  the dataset built instead of racing to build it.
   """
+  if jax.process_index() > 0:
+    multihost_utils.sync_global_devices("dataset prepared")
   builder = input_pipeline.get_builder(config.dataset, data_dir=config.data_dir,
                                        config_fields=config.dataset_config.to_dict())
   builder.download_and_prepare(
       download_config=tfds.download.DownloadConfig(manual_dir=config.manual_dir))
+  if jax.process_index() == 0 and jax.process_count() > 1:
+    multihost_utils.sync_global_devices("dataset prepared")
   return builder
 
 
@@ -523,10 +543,11 @@ def write_samples(writer: summaries.Writer, p_sample_step: Callable,
                   num_images: int, png_path: str) -> None:
   """The image grid (`figures.image_grid`) of the first `num_images`
   examples of `batch`, to TensorBoard and `png_path`."""
-  outputs = jax.device_get(p_sample_step(g_state.params, batch))
+  # Every process takes part in the gather; only process 0's writer writes.
+  images, outputs = parallel.gather((batch["image"], p_sample_step(g_state.params, batch)))
   first = lambda x: x.reshape(-1, *x.shape[2:])[:num_images]
   edited, reconstruction = jax.tree.map(first, outputs)
-  grid = figures.image_grid(first(batch["image"]), edited, reconstruction)
+  grid = figures.image_grid(first(images), edited, reconstruction)
   writer.image(step, "samples", grid, png_path)
 
 
@@ -587,6 +608,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   step, seeded by (config.seed, step), and the host key is checkpointed: a
   resumed run takes exactly the steps the unbroken run takes.
 
+  SIGTERM (preemption) makes the loop save at the end of the step it is in
+  and return early; rerunning resumes there (the stream restarts at that
+  step, so from then on the batches differ from an unbroken run's).
+
   Args:
     config: the training config (configs/default.py documents it).
     workdir: where checkpoints, config.json, summaries and images go.
@@ -597,11 +622,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   Raises:
     FloatingPointError: a loss or gradient norm was not finite; that step is
       not saved.
+    PermissionError, OSError: `workdir` is not writable or its disk is too
+      full for a checkpoint (before training starts).
   """
-  checkpoints.write_config(workdir, config)
-  builder = create_dataset_builder(config)
   init_key, key, eval_key = run_keys(config)
   g_state, d_state = create_train_states(config, init_key)
+  checkpoints.check_workdir(workdir, (g_state, d_state))
+  checkpoints.write_config(workdir, config)
+  builder = create_dataset_builder(config)
   manager = checkpoints.create_manager(workdir, config)
   start = 0
   restored = checkpoints.restore_latest(manager, g_state, d_state, key)
@@ -617,6 +645,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   d_learning_rate = create_learning_rate_fn(config, config.num_train_steps * config.n_critic)
   progress = Progress(config.num_train_steps, config.n_critic * config.batch_size)
   history = []
+  preemption = checkpoints.Preemption()
   try:
     for step in range(start, config.num_train_steps):
       if step == start or step % config.checkpoint_every_steps == 0:
@@ -646,9 +675,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
         eval_metrics = evaluate_losses(p_eval_step, g_state, d_state, eval_batches, eval_key)
         eval_writer.scalars(done, eval_metrics)
         logging.info("eval %s", log_line(done, config.num_train_steps, eval_metrics))
-      if done % config.checkpoint_every_steps == 0 or last:
+      preempted = preemption.reached(done)
+      if done % config.checkpoint_every_steps == 0 or last or preempted:
         checkpoints.save(manager, done, g_state, d_state, key)
+      if preempted:
+        logging.info("Preempted (SIGTERM): saved step %d in %s and stopped; run the same"
+                     " command to resume.", done, manager.directory)
+        break
   finally:
+    preemption.close()
     manager.wait_until_finished()
     manager.close()
   return g_state, d_state

@@ -38,14 +38,21 @@ from dftnet_jax import models
 from dftnet_jax import train
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("out", "workdirs/compare", "Folder for the runs' workdirs.")
-config_flags.DEFINE_config_file("config", None, "Config every run starts from (configs/*.py).",
-                                lock_config=True)
-flags.DEFINE_integer("seeds", 1, "Seeds per variant (0, 1, ...).")
-flags.DEFINE_list("variants", list(models.VARIANTS), "Generator variants to compare.")
-flags.DEFINE_string("docs", "docs", "Where the table, JSON and figures go.")
-flags.DEFINE_string("readme", "README.md", "README whose results section is replaced.")
-flags.mark_flags_as_required(["config"])
+
+
+def define_flags() -> None:
+  """The command line; defined on use, so importing the module (tests) claims
+  no flag names."""
+  config_flags.DEFINE_config_file("config", None,
+                                  "Config every run starts from (configs/*.py).",
+                                  lock_config=True)
+  flags.DEFINE_string("out", "workdirs/compare", "Folder for the runs' workdirs.")
+  flags.DEFINE_integer("seeds", 1, "Seeds per variant (0, 1, ...).")
+  flags.DEFINE_list("variants", list(models.VARIANTS), "Generator variants to compare.")
+  flags.DEFINE_string("docs", "docs", "Where the table, JSON and figures go.")
+  flags.DEFINE_string("readme", "README.md", "README whose results section is replaced.")
+  flags.mark_flags_as_required(["config"])
+
 
 README_START = "<!-- results:start (written by experiments/compare_variants.py) -->"
 README_END = "<!-- results:end -->"
@@ -141,4 +148,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main)

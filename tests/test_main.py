@@ -1,21 +1,17 @@
-"""The command line: train and evaluate through main; a run killed mid-save."""
+"""The command line: train and evaluate through main."""
 
 import glob
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 from PIL import Image
 import pytest
 import tensorflow as tf
 
-from configs import tiny
 from dftnet_jax import checkpoints
-from dftnet_jax import train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = os.path.join(REPO, "configs", "tiny.py")
@@ -70,59 +66,3 @@ def test_main_trains_then_evaluates(tmp_path, data_dir):
 def _read_png(path):
   with Image.open(path) as image:
     return np.asarray(image)
-
-
-def _listing(directory):
-  return os.listdir(directory) if os.path.isdir(directory) else []
-
-
-def _partial_saves(directory):
-  """Checkpoint directories Orbax is still writing (renamed when complete)."""
-  return [name for name in _listing(directory) if ".orbax-checkpoint-tmp" in name]
-
-
-def _complete_steps(directory):
-  return sorted(int(name) for name in _listing(directory) if name.isdigit())
-
-
-def test_a_run_killed_mid_save_resumes_from_its_last_complete_checkpoint(
-    tmp_path, data_dir, monkeypatch):
-  """SIGKILL while an asynchronous save is being written (a checkpoint every
-  step), then a restart: it resumes from the newest complete checkpoint."""
-  workdir = str(tmp_path)
-  directory = os.path.join(workdir, "checkpoints")
-  overrides = [f"--config.data_dir={data_dir}", "--config.checkpoint_every_steps=1",
-               "--config.keep_checkpoints=3", "--config.log_every_steps=1000",
-               "--config.eval_every_steps=1000", "--config.image_every_steps=1000"]
-  process = subprocess.Popen(
-      _main_command(f"--config={TINY}", f"--workdir={workdir}", "--config.num_train_steps=1000",
-                    *overrides),
-      cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  deadline = time.monotonic() + 240
-  try:
-    # Wait for a save in flight while an earlier one is complete.
-    while not (_partial_saves(directory) and _complete_steps(directory)):
-      assert process.poll() is None, "the run ended before it was killed"
-      assert time.monotonic() < deadline, "no second checkpoint within the time limit"
-      time.sleep(0.002)
-  finally:
-    process.send_signal(signal.SIGKILL)
-    process.wait()
-  complete = _complete_steps(directory)
-
-  restore_latest, restored = checkpoints.restore_latest, []
-
-  def recording_restore(*args):
-    restored.append(restore_latest(*args))
-    return restored[-1]
-
-  monkeypatch.setattr(checkpoints, "restore_latest", recording_restore)
-  config = tiny.get_config()
-  config.data_dir = data_dir
-  config.checkpoint_every_steps = 1
-  config.num_train_steps = complete[-1] + 1
-  g_state, _ = train.train_and_evaluate(config, workdir)
-  assert restored[0].step == complete[-1]
-  assert int(g_state.step) == complete[-1] + 1
-  assert not _partial_saves(directory)
-

@@ -171,3 +171,20 @@ def test_learning_rates_are_constant_then_decay_linearly_to_zero():
   config.lr_decay_fraction = 1.5
   with pytest.raises(ValueError, match="lr_decay_fraction"):
     train.create_learning_rate_fn(config, 30)
+
+
+def test_bfloat16_compute_trains_with_finite_losses_and_float32_state():
+  config = tiny.get_config()
+  config.model.dtype = "bfloat16"
+  g_state, d_state = train.create_train_states(config, jax.random.key(0))
+  p_cycle = train.parallel_cycle(config)
+  for i in range(2):
+    batches = _stacked([_batch(config, 10 * i + k) for k in range(config.n_critic)])
+    g_state, d_state, metrics = p_cycle(g_state, d_state, batches, jax.random.key(i))
+    assert all(np.all(np.isfinite(v)) for v in jax.tree.leaves(metrics))
+  floats = [x for x in jax.tree.leaves((g_state.params, g_state.opt_state, d_state.params,
+                                        d_state.opt_state)) if x.dtype != np.int32]
+  assert floats and all(x.dtype == np.float32 for x in floats)
+  edited = g_state.apply_fn({"params": g_state.params}, np.zeros((1, 16, 16, 3), np.float32),
+                            np.zeros((1, 17), np.float32))
+  assert all(x.dtype == np.float32 for x in edited if x is not None)
