@@ -80,8 +80,8 @@ def test_the_fused_cycle_equals_separate_steps(monkeypatch):
     grads, g_metrics = jax.grad(train.generator_loss, has_aux=True)(
         g_state.params, d_state.params, batches[-1], g_apply=g_state.apply_fn,
         d_apply=d_state.apply_fn, config=config)
-    grads = jax.lax.pmean(grads, "batch")
-    return g_state.apply_gradients(grads=grads), d_state, d_metrics, jax.lax.pmean(g_metrics, "batch")
+    grads, g_metrics = jax.lax.pmean((grads, g_metrics), "batch")
+    return g_state.apply_gradients(grads=grads), d_state, d_metrics, g_metrics
 
   p_separate = jax.pmap(separate, axis_name="batch", in_axes=(None, None, 0, None),
                         out_axes=None)
