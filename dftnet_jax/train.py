@@ -245,7 +245,7 @@ def d_update(d_state: train_state.TrainState, fake: jax.Array, batch: Batch,
 def d_step(d_state: train_state.TrainState, g_params: Any, batch: Batch, key: jax.Array, *,
            g_apply: ApplyFn, config: ml_collections.ConfigDict
            ) -> tuple[train_state.TrainState, Metrics]:
-  """One critic update (per-device body; run under pmap over 'batch').
+  """One critic update (per-device body; collectives over 'batch').
 
   Args:
     d_state: critic state, the same on every device.
@@ -276,7 +276,7 @@ def edit_with_vjp(g_state: train_state.TrainState, batch: Batch
 def g_step(g_state: train_state.TrainState, d_params: Any, batch: Batch,
            edit: tuple[models.GeneratorOutput, Callable], *, d_apply: ApplyFn,
            config: ml_collections.ConfigDict) -> tuple[train_state.TrainState, Metrics]:
-  """One generator update (per-device body; run under pmap over 'batch').
+  """One generator update (per-device body; collectives over 'batch').
 
   The objective's gradient through the edit is pulled back by the edit's VJP
   and added to the rest, so the edit's forward can be shared.
@@ -308,8 +308,8 @@ def cycle_step(g_state: train_state.TrainState, d_state: train_state.TrainState,
                batches: Batch, key: jax.Array, *, config: ml_collections.ConfigDict
                ) -> tuple[train_state.TrainState, train_state.TrainState,
                           tuple[Metrics, Metrics]]:
-  """One training step as GANimation takes it (per-device body; run under
-  pmap over 'batch'): n_critic critic updates, each on its own batch, then a
+  """One training step as GANimation takes it (per-device body; run by
+  `parallel_cycle`): n_critic critic updates, each on its own batch, then a
   generator update on the last batch.
 
   One compiled program for the whole cycle, and the generator's edit of the
@@ -475,7 +475,7 @@ def train_cycle(g_state: train_state.TrainState, d_state: train_state.TrainState
     d_state: the critic state (donated).
     batches: the training stream, [D, B, ...] batches.
     key: this step's PRNG key.
-    p_cycle: the pmap'd `cycle_step` (`parallel_cycle`).
+    p_cycle: the parallel `cycle_step` (`parallel_cycle`).
     n_critic: critic steps per generator step.
 
   Returns:
