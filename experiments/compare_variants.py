@@ -128,6 +128,8 @@ def _write_atomically(path: str, text: str) -> None:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  with open(FLAGS.readme, encoding="utf-8") as f:
+    replace_section(f.read(), "", FLAGS.readme)  # no markers: fail before training
   allocator.retain_freed_memory()
   runs = {variant: [run(variant, seed) for seed in range(FLAGS.seeds)]
           for variant in FLAGS.variants}
