@@ -38,7 +38,9 @@ def time_warp(batch: int, size: int, repeats: int) -> dict[str, float]:
   return common.time_fn(lambda: forward_backward(image, flow), repeats=repeats)
 
 
-def time_g_step(config_name: str, batch: int, repeats: int) -> dict[str, float]:
+def time_g_step(config_name: str, batch: int, repeats: int
+                ) -> tuple[dict[str, float], int]:
+  """One generator step's timings at `batch`, and the config's image size."""
   config = importlib.import_module(f"configs.{config_name}").get_config()
   config.batch_size = batch
   size = config.model.image_size
