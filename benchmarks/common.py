@@ -116,10 +116,12 @@ def conv_layers(module: nn.Module, *inputs: jax.ShapeDtypeStruct) -> list[LayerC
     mod = context.module
     if context.method_name == "__call__" and isinstance(mod, (conv.Conv, conv.ConvTranspose2x)):
       x = args[0]
+      # Constant channels (the AU maps) count as the input channels they are.
+      constants = args[1].shape[-1] if len(args) > 1 and args[1] is not None else 0
       transposed = isinstance(mod, conv.ConvTranspose2x)
       calls.append(LayerCall(
           module="/".join(mod.path), kind="conv_transpose2x" if transposed else "conv",
-          in_shape=tuple(x.shape[1:]), features=mod.features,
+          in_shape=(*x.shape[1:3], x.shape[3] + constants), features=mod.features,
           kernel_size=4 if transposed else mod.kernel_size,
           stride=2 if transposed else mod.stride, padding=1 if transposed else mod.padding))
     return next_fun(*args, **kwargs)

@@ -29,7 +29,7 @@ from benchmarks import common
 from dftnet_jax import conv
 from dftnet_jax import models
 
-FORMULATIONS = ("native", "s2d", "im2col", "banded")
+FORMULATIONS = conv.IMPLS[1:]
 N_CRITIC = 5
 # Times per cycle each measure runs, per network. A D step: G forward (fake),
 # D forward on real, fake and interpolate, weight and input gradients of two

@@ -28,7 +28,10 @@ def bench_variant(variant: str, size: int, batch: int, conv_impl: str, repeats: 
   start = time.perf_counter()
   forward = jax.jit(generator.apply).lower(params, image, target).compile()
   compile_s = time.perf_counter() - start
-  stats = common.time_fn(lambda: forward(params, image, target), repeats=repeats)
+  # Small batches are timed over at least 64 images and after 3 warm-up
+  # calls: single calls of ~60 ms scatter by ±15% here.
+  stats = common.time_fn(lambda: forward(params, image, target), repeats=max(repeats, 64 // batch),
+                         warmup=3)
   flops = sum(layer.flops for layer in common.conv_layers(generator, *common.generator_inputs(1, size)))
   common.emit(
       benchmark="inference", variant=variant, size=size, batch=batch, conv_impl=conv_impl,

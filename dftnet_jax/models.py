@@ -84,12 +84,10 @@ class Encoder(nn.Module):
   @nn.compact
   def __call__(self, image: jax.Array, target_aus: jax.Array
                ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-    b, h, w, _ = image.shape
-    au_maps = jnp.broadcast_to(target_aus[:, None, None, :].astype(image.dtype),
-                               (b, h, w, target_aus.shape[-1]))
-    x = jnp.concatenate([image, au_maps], axis=-1)
     conv = functools.partial(Conv, impl=self.conv_impl, dtype=self.dtype)
-    full = _norm_relu(conv(self.width, 7, padding=3)(x))
+    # The AUs enter as constant maps concatenated to the image; `Conv` takes
+    # them as constant channels, which is the same function, cheaper.
+    full = _norm_relu(conv(self.width, 7, padding=3)(image, target_aus))
     half = _norm_relu(conv(2 * self.width, 4, stride=2, padding=1)(full))
     x = _norm_relu(conv(4 * self.width, 4, stride=2, padding=1)(half))
     for _ in range(self.num_res_blocks):

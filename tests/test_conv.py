@@ -18,7 +18,10 @@ import pytest
 from dftnet_jax import conv
 
 DIMS = ("NHWC", "HWIO", "NHWC")
-IMPLS = ("s2d", "im2col", "banded")
+IMPLS = ("s2d", "im2col", "banded", "winograd")
+# Winograd's transforms scale values by up to 8 before the sums that cancel
+# them, so its float32 rounding is ~10x the direct sum's (~1e-5 relative).
+RTOL = {"winograd": 1e-4}
 
 # Every convolution the networks use: (id, kernel, stride, padding, batch,
 # spatial size, C_in, C_out). Channel counts are odd where the network's are
@@ -166,14 +169,15 @@ def test_conv2d_matches_numpy_loop(case, impl):
   """Small cases against the float64 loop, for every formulation incl. native."""
   x, kernel, stride, padding = _conv_inputs(case)
   _assert_close(conv.conv2d(x, kernel, stride=stride, padding=padding, impl=impl),
-                _numpy_conv(x, kernel, stride, padding))
+                _numpy_conv(x, kernel, stride, padding), RTOL.get(impl, 1e-5))
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: c[0])
 def test_conv2d_values(case, impl):
   """Forward values equal lax.conv_general_dilated, shape included."""
-  _assert_close(_conv_results(case, impl)[0], _conv_results(case, "reference")[0])
+  _assert_close(_conv_results(case, impl)[0], _conv_results(case, "reference")[0],
+                RTOL.get(impl, 1e-5))
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -181,15 +185,16 @@ def test_conv2d_values(case, impl):
 def test_conv2d_gradients(case, impl):
   """Input and weight gradients (vjp of a random cotangent) equal the reference's."""
   got, want = _conv_results(case, impl)[1], _conv_results(case, "reference")[1]
-  _assert_close(got[0], want[0])
-  _assert_close(got[1], want[1])
+  _assert_close(got[0], want[0], RTOL.get(impl, 1e-5))
+  _assert_close(got[1], want[1], RTOL.get(impl, 1e-5))
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: c[0])
 def test_conv2d_double_backward(case, impl):
   """The gradient-penalty double backward equals the reference's."""
-  _assert_close(_conv_results(case, impl)[2], _conv_results(case, "reference")[2])
+  _assert_close(_conv_results(case, impl)[2], _conv_results(case, "reference")[2],
+                RTOL.get(impl, 1e-5))
 
 
 @pytest.mark.parametrize("impl", ("native",) + IMPLS)
@@ -270,8 +275,8 @@ def test_conv_module_is_formulation_independent(case):
   expected = _reference_conv(x, params["params"]["kernel"], stride, padding)
   if use_bias:
     expected = expected + params["params"]["bias"]
-  for layer in layers.values():
-    _assert_close(layer.apply(params, x), expected)
+  for impl, layer in layers.items():
+    _assert_close(layer.apply(params, x), expected, RTOL.get(impl, 1e-5))
 
 
 def test_conv_transpose_module_is_formulation_independent():
@@ -326,6 +331,74 @@ def test_banded_weight_gradient_over_many_bands(monkeypatch, kernel, stride, pad
   _assert_close(got, expected)
 
 
+# (batch, H, W, C_in, C_out, padding): sides that are and are not multiples of
+# the 4×4 output tile, non-square, a single pixel, VALID.
+WINOGRAD_CASES = [(2, 8, 8, 3, 4, 1), (1, 10, 7, 5, 6, 1), (3, 1, 1, 4, 2, 1), (2, 6, 9, 3, 2, 0),
+                  (1, 13, 5, 8, 3, 1)]
+
+
+@pytest.mark.parametrize("case", WINOGRAD_CASES, ids=lambda c: "{}x{}x{}_p{}".format(*c[1:4], c[5]))
+def test_winograd_matches_numpy_loop(case):
+  """F(4×4, 3×3) with partial tiles at the bottom and right edges equals
+  the float64 definition, values and both gradients (the gradients by
+  the reference conv, itself checked against the loop above)."""
+  batch, height, width, c_in, c_out, padding = case
+  x = _normal((batch, height, width, c_in), 30)
+  kernel = _normal((3, 3, c_in, c_out), 31)
+  got = conv.conv2d(x, kernel, padding=padding, impl="winograd")
+  _assert_close(got, _numpy_conv(x, kernel, 1, padding), RTOL["winograd"])
+  g = _normal(got.shape, 32)
+  want_grads = jax.vjp(lambda a, w: _reference_conv(a, w, 1, padding), x, kernel)[1](g)
+  got_grads = jax.vjp(lambda a, w: conv.conv2d(a, w, padding=padding, impl="winograd"),
+                      x, kernel)[1](g)
+  for got_grad, want_grad in zip(got_grads, want_grads):
+    _assert_close(got_grad, want_grad, RTOL["winograd"])
+
+
+def test_winograd_rounding_at_network_scale():
+  """With 256 channels (the bottleneck's) and GANimation-like magnitudes the
+  error stays at float32 level, far below what training could notice."""
+  x = np.abs(_normal((1, 12, 12, 256), 33))  # post-ReLU activations
+  kernel = _normal((3, 3, 256, 8), 34) * 0.02
+  expected = _numpy_conv(x, kernel, 1, 1)
+  got = np.asarray(conv.conv2d(x, kernel, padding=1, impl="winograd"), np.float64)
+  assert np.abs(got - expected).max() < 2e-5 * np.abs(expected).max()
+
+
+# (kernel, stride, padding, H, W): the stem, a strided conv, an image smaller
+# than the kernel, VALID.
+CONSTANT_CASES = [(7, 1, 3, 9, 6), (4, 2, 1, 8, 5), (7, 1, 3, 2, 3), (3, 1, 0, 5, 4)]
+
+
+@pytest.mark.parametrize("case", CONSTANT_CASES, ids=lambda c: "k{}s{}p{}_{}x{}".format(*c))
+def test_constant_channels_equal_concatenated_maps(case):
+  """Conv(x, constants) equals the reference conv of x concatenated with the
+  broadcast constant maps: values and the gradients w.r.t. the image, the
+  constants and the one kernel (the parameters keep their layout)."""
+  k, stride, padding, height, width = case
+  x = _normal((2, height, width, 3), 40)
+  values = _normal((2, 5), 41)
+  kernel = _normal((k, k, 8, 4), 42)
+
+  def reference(x, values, kernel):
+    maps = jnp.broadcast_to(values[:, None, None, :], (2, height, width, 5))
+    return _reference_conv(jnp.concatenate([x, maps], axis=-1), kernel, stride, padding)
+
+  layer = conv.Conv(4, k, stride=stride, padding=padding, impl="native")
+  assert jax.eval_shape(layer.init, jax.random.key(0), x, values)["params"]["kernel"].shape == (
+      k, k, 8, 4)
+  got_fn = lambda x, values, kernel: layer.apply({"params": {"kernel": kernel}}, x, values)
+  want, want_vjp = jax.vjp(reference, x, values, kernel)
+  got, got_vjp = jax.vjp(got_fn, x, values, kernel)
+  _assert_close(got, want)
+  _assert_close(got, _numpy_conv(np.concatenate(
+      [x, np.broadcast_to(values[:, None, None, :], (2, height, width, 5))], -1), kernel, stride,
+      padding))
+  g = _normal(want.shape, 43)
+  for got_grad, want_grad in zip(got_vjp(g), want_vjp(g)):
+    _assert_close(got_grad, want_grad)
+
+
 def test_unknown_impl_raises():
   """Misspelt formulations raise ValueError naming the bad value, everywhere."""
   x = jnp.zeros((1, 4, 4, 2))
@@ -369,3 +442,10 @@ def test_resolve_impl_auto_rule_on_cpu():
   assert conv.resolve_impl("auto", stride=2, gflop_per_example=5.0) == "native"
   assert conv.resolve_impl("auto", gflop_per_example=1.2) == "banded"
   assert conv.resolve_impl("auto", gflop_per_example=0.1) == "native"
+  # The bottleneck's 3×3 convs (batch 16 × 32² × 256 float32: 16 MB).
+  res_block = dict(kernel_size=3, gflop_per_example=1.2, input_bytes=16 << 20)
+  assert conv.resolve_impl("auto", **res_block) == "winograd"
+  assert conv.resolve_impl("auto", **{**res_block, "input_bytes": 64 << 20}) == "banded"
+  assert conv.resolve_impl("auto", **res_block, dtype="bfloat16") == "banded"
+  assert conv.resolve_impl("auto", **{**res_block, "kernel_size": 7}) == "banded"
+  assert conv.resolve_impl("auto", **{**res_block, "gflop_per_example": 0.1}) == "native"

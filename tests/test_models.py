@@ -310,9 +310,9 @@ def test_every_au_reaches_the_output(variant):
 
 @pytest.mark.parametrize("variant", models.VARIANTS)
 def test_generator_is_formulation_independent(variant):
-  """The same parameters give the same outputs with native and im2col convs."""
+  """The same parameters give the same outputs with every formulation."""
   native = _run(variant, conv_impl="native")
-  for impl in ("im2col", "s2d"):
+  for impl in ("im2col", "s2d", "banded", "winograd"):
     other = _run(variant, conv_impl=impl)
     for field, a, b in zip(models.GeneratorOutput._fields, native, other):
       if a is None:
