@@ -16,11 +16,15 @@ same parameters, so checkpoints move freely between formulations and backends:
   banded    like s2d, but every stride-1 conv takes its weight gradient as
             im2col matmuls over bands of rows small enough to stay in cache
             (forward and input gradient stay native).
-  winograd  like banded, but 3×3 stride-1 convs are Winograd F(4×4, 3×3)
-            (Lavin & Gray, 2016): 36 multiplications per 4×4 outputs instead
-            of 144, in the forward and (by autodiff, the transposed
-            transforms around the same 36 matmuls) in both gradients. Equal
-            to the plain convolution up to float32 rounding (~1e-5 relative).
+  winograd  like banded, but the forwards of 3×3 and 2×2 stride-1 convs
+            (the latter: the transposed conv's phases, strided convs after
+            space-to-depth) are Winograd F(4×4, 3×3) and F(3×3, 2×2) (Lavin &
+            Gray, 2016): 36 multiplications per 16 outputs instead of 144, 16
+            per 9 instead of 36. 3×3 convs are differentiated through it too
+            (the transposed transforms around the same matmuls, faster than
+            banded's gradients); 2×2 ones take banded's gradients (Winograd's
+            input gradient is 2x slower there). Equal to the plain
+            convolution up to float32 rounding (~1e-5 relative).
 
 Canonical parameter layouts (independent of the formulation):
   Conv           kernel [k, k, C_in, C_out] (HWIO, cross-correlation).
@@ -32,7 +36,9 @@ Canonical parameter layouts (independent of the formulation):
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
+
+import functools
 
 import flax.linen as nn
 import jax
@@ -126,17 +132,19 @@ def _banded_weight_grad(x: jax.Array, g: jax.Array, kernel_shape: tuple[int, ...
   return acc.reshape(kernel_shape).astype(g.dtype)
 
 
-@jax.custom_vjp
-def _valid_banded_grad(x: jax.Array, kernel: jax.Array) -> jax.Array:
-  """A native stride-1 VALID conv whose weight gradient is banded im2col."""
-  return _native_valid(x, kernel)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
+def _valid_banded_grad(x: jax.Array, kernel: jax.Array, winograd: bool = False) -> jax.Array:
+  """A stride-1 VALID conv, native or (`winograd`) Winograd forward, whose
+  input gradient is native and weight gradient banded im2col."""
+  return _winograd_valid(x, kernel) if winograd else _native_valid(x, kernel)
 
 
-def _valid_banded_grad_fwd(x, kernel):
-  return _native_valid(x, kernel), (x, kernel)
+def _valid_banded_grad_fwd(x, kernel, winograd):
+  return _valid_banded_grad(x, kernel, winograd), (x, kernel)
 
 
-def _valid_banded_grad_bwd(residuals, g):
+def _valid_banded_grad_bwd(winograd, residuals, g):
+  del winograd  # the gradients are the same functions either way
   x, kernel = residuals
   # The primal output of this vjp is unused, so XLA drops the recomputation.
   (dx,) = jax.vjp(lambda x_: _native_valid(x_, kernel), x)[1](g)
@@ -146,77 +154,108 @@ def _valid_banded_grad_bwd(residuals, g):
 _valid_banded_grad.defvjp(_valid_banded_grad_fwd, _valid_banded_grad_bwd)
 
 
-# Winograd F(4×4, 3×3) with interpolation points 0, ±1, ±2, ∞: a 6×6 input
-# tile d and a 3×3 kernel g give the 4×4 outputs Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A.
-_WINOGRAD_BT = np.array([[4, 0, -5, 0, 1, 0],
-                         [0, -4, -4, 1, 1, 0],
-                         [0, 4, -4, -1, 1, 0],
-                         [0, -2, -1, 2, 1, 0],
-                         [0, 2, -1, -2, 1, 0],
-                         [0, 4, 0, -5, 0, 1]])
-_WINOGRAD_G = np.array([[1 / 4, 0, 0],
-                        [-1 / 6, -1 / 6, -1 / 6],
-                        [-1 / 6, 1 / 6, -1 / 6],
-                        [1 / 24, 1 / 12, 1 / 6],
-                        [1 / 24, -1 / 12, 1 / 6],
-                        [0, 0, 1]])
-_WINOGRAD_AT = np.array([[1, 1, 1, 1, 1, 0],
-                         [0, 1, -1, 2, -2, 0],
-                         [0, 1, 1, 4, 4, 0],
-                         [0, 1, -1, 8, -8, 1]])
+class _Winograd(NamedTuple):
+  """F(m×m, r×r): an α×α input tile d (α = m + r - 1) and an r×r kernel g
+  give the m×m outputs Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A: α² multiplications where
+  the direct sum spends m²·r²."""
+  bt: np.ndarray  # [α, α]
+  g: np.ndarray   # [α, r]
+  at: np.ndarray  # [m, α]
+
+
+# Interpolation points 0, ±1, ±2, ∞ (Lavin & Gray, 2016): 36 multiplications
+# per 16 outputs instead of 144.
+_F4X4_3X3 = _Winograd(
+    bt=np.array([[4, 0, -5, 0, 1, 0],
+                 [0, -4, -4, 1, 1, 0],
+                 [0, 4, -4, -1, 1, 0],
+                 [0, -2, -1, 2, 1, 0],
+                 [0, 2, -1, -2, 1, 0],
+                 [0, 4, 0, -5, 0, 1]]),
+    g=np.array([[1 / 4, 0, 0],
+                [-1 / 6, -1 / 6, -1 / 6],
+                [-1 / 6, 1 / 6, -1 / 6],
+                [1 / 24, 1 / 12, 1 / 6],
+                [1 / 24, -1 / 12, 1 / 6],
+                [0, 0, 1]]),
+    at=np.array([[1, 1, 1, 1, 1, 0],
+                 [0, 1, -1, 2, -2, 0],
+                 [0, 1, 1, 4, 4, 0],
+                 [0, 1, -1, 8, -8, 1]]))
+# Points 0, ±1, ∞: 16 multiplications per 9 outputs instead of 36 (the 2×2
+# convs of the sub-pixel transposed conv and of space-to-depth).
+_F3X3_2X2 = _Winograd(
+    bt=np.array([[1, 0, -1, 0],
+                 [0, 1, 1, 0],
+                 [0, -1, 1, 0],
+                 [0, -1, 0, 1]]),
+    g=np.array([[1, 0],
+                [1 / 2, 1 / 2],
+                [1 / 2, -1 / 2],
+                [0, 1]]),
+    at=np.array([[1, 1, 1, 0],
+                 [0, 1, -1, 0],
+                 [0, 1, 1, 1]]))
+WINOGRAD_KERNELS = {3: _F4X4_3X3, 2: _F3X3_2X2}
 
 
 def _transform(matrix: np.ndarray, x: jax.Array, axis: int) -> jax.Array:
   """`matrix` applied along `axis` of x; that axis moves to the front.
 
   Written as sums of scaled slices, which XLA fuses into one memory pass: a
-  dot whose contraction is 6 long runs several times slower on CPU.
+  dot whose contraction is 4-6 long runs several times slower on CPU.
   """
   parts = [lax.index_in_dim(x, i, axis, keepdims=False) for i in range(matrix.shape[1])]
   return jnp.stack([sum(float(c) * part for c, part in zip(row, parts) if c)
                     for row in matrix])
 
 
-def _winograd_tiles(x: jax.Array) -> tuple[jax.Array, int, int]:
-  """[B, H+2, W+2, C] → [B, th, 6, tw, 6, C]: 6×6 tiles every 4 pixels.
+def _winograd_tiles(x: jax.Array, m: int, alpha: int) -> tuple[jax.Array, int, int]:
+  """[B, H, W, C] → [B, th, α, tw, α, C]: α×α tiles every m pixels.
 
-  The input is zero-padded at the bottom and right to (th + 1)·4 so that
-  each tile is one 4-pixel block plus the first 2 of the next, two slices
-  and a concatenation per axis (their transposes, in the gradient, are as
-  cheap).
+  The input is zero-padded at the bottom and right to (th + 1)·m so that
+  each tile is one m-pixel block plus the first α - m of the next (α ≤ 2m):
+  two slices and a concatenation per axis, whose transposes in the
+  gradient are as cheap.
   """
   b, h, w, c = x.shape
-  th, tw = -(-(h - 2) // 4), -(-(w - 2) // 4)
-  x = jnp.pad(x, ((0, 0), (0, 4 * th + 4 - h), (0, 4 * tw + 4 - w), (0, 0)))
-  x = x.reshape(b, th + 1, 4, 4 * tw + 4, c)
-  x = jnp.concatenate([x[:, :th], x[:, 1:, :2]], axis=2).reshape(b, th, 6, tw + 1, 4, c)
-  return jnp.concatenate([x[:, :, :, :tw], x[:, :, :, 1:, :2]], axis=4), th, tw
+  r = alpha - m + 1
+  th, tw = -(-(h - r + 1) // m), -(-(w - r + 1) // m)
+  x = jnp.pad(x, ((0, 0), (0, m * th + m - h), (0, m * tw + m - w), (0, 0)))
+  x = x.reshape(b, th + 1, m, m * tw + m, c)
+  x = jnp.concatenate([x[:, :th], x[:, 1:, :alpha - m]], axis=2)
+  x = x.reshape(b, th, alpha, tw + 1, m, c)
+  return jnp.concatenate([x[:, :, :, :tw], x[:, :, :, 1:, :alpha - m]], axis=4), th, tw
 
 
 def _winograd_valid(x: jax.Array, kernel: jax.Array) -> jax.Array:
-  """3×3 stride-1 VALID conv by Winograd F(4×4, 3×3): 36 batched matmuls."""
+  """Stride-1 VALID conv by Winograd (`WINOGRAD_KERNELS`): α² batched matmuls."""
   b, h, w, c = x.shape
-  o = kernel.shape[-1]
-  tiles, th, tw = _winograd_tiles(x)
+  r, _, _, o = kernel.shape
+  f = WINOGRAD_KERNELS[r]
+  m, alpha = f.at.shape
+  tiles, th, tw = _winograd_tiles(x, m, alpha)
   # Transformed tiles and kernel, both indexed [row freq, column freq, ...];
-  # the kernel's as one matmul by G ⊗ G (9 → 36 taps), which beats the sums.
-  v = _transform(_WINOGRAD_BT, _transform(_WINOGRAD_BT, tiles, 4), 3)
-  g_outer = jnp.asarray(np.kron(_WINOGRAD_G, _WINOGRAD_G), jnp.result_type(kernel))
-  u = jnp.dot(g_outer, kernel.reshape(9, c * o))
-  m = jnp.einsum("fnc,fco->fno", v.reshape(36, b * th * tw, c), u.reshape(36, c, o))
-  y = _transform(_WINOGRAD_AT, _transform(_WINOGRAD_AT, m.reshape(6, 6, b, th, tw, o), 0), 1)
-  # y is [column s, row r, B, th, tw, O]: pixel (4·ti + r, 4·tj + s).
-  y = y.transpose(2, 3, 1, 4, 0, 5).reshape(b, 4 * th, 4 * tw, o)
-  return y[:, :h - 2, :w - 2]
+  # the kernel's as one matmul by G ⊗ G (r² → α² taps), which beats the sums.
+  v = _transform(f.bt, _transform(f.bt, tiles, 4), 3)
+  u = jnp.dot(jnp.asarray(np.kron(f.g, f.g), jnp.result_type(kernel)), kernel.reshape(r * r, c * o))
+  prods = jnp.einsum("fnc,fco->fno", v.reshape(alpha * alpha, b * th * tw, c),
+                     u.reshape(alpha * alpha, c, o))
+  y = _transform(f.at, _transform(f.at, prods.reshape(alpha, alpha, b, th, tw, o), 0), 1)
+  # y is [column s, row t, B, th, tw, O]: pixel (m·ti + t, m·tj + s).
+  y = y.transpose(2, 3, 1, 4, 0, 5).reshape(b, m * th, m * tw, o)
+  return y[:, :h - r + 1, :w - r + 1]
 
 
 def _valid_stride1(x: jax.Array, kernel: jax.Array, impl: str) -> jax.Array:
-  if impl == "winograd" and kernel.shape[:2] == (3, 3):
+  square = kernel.shape[0] == kernel.shape[1]
+  if impl == "winograd" and square and kernel.shape[0] == 3:
     return _winograd_valid(x, kernel)
   if impl == "im2col":
     return _im2col_valid(x, kernel)
   if impl in ("banded", "winograd"):
-    return _valid_banded_grad(x, kernel)
+    return _valid_banded_grad(
+        x, kernel, impl == "winograd" and square and kernel.shape[0] in WINOGRAD_KERNELS)
   return _native_valid(x, kernel)
 
 
@@ -352,14 +391,16 @@ def resolve_impl(impl: str, *, transposed: bool = False, twice_differentiated: b
   "Convolutions on CPU"):
     - the critic, which the gradient penalty differentiates twice: im2col
       (10-50x faster double backward than native);
-    - transposed convs: banded (native's weight gradient is 30-60x slower);
-    - stride-1 convs of at least 0.5 GFLOP per example: winograd if 3×3,
-      float32 and the batch's input fits the cache (the bottleneck's
-      residual blocks: 1.6-1.8x faster forward, 1.5x faster forward and
-      both gradients than banded at batch 16; bfloat16 is too coarse for its
-      transforms), else banded (2-3x faster weight gradient than native);
-      smaller ones (the 64×64 demo's, the 3-channel heads): native, which is
-      as fast or faster there;
+    - transposed convs: banded (native's weight gradient is 30-60x slower),
+      with a Winograd forward where that pays (below; 1.3x faster at batch 1);
+    - stride-1 convs of at least 0.5 GFLOP per example: winograd if 3×3
+      (the bottleneck's residual blocks: 1.6-1.8x faster forward, 1.5x
+      faster forward and both gradients than banded at batch 16), else
+      banded (2-3x faster weight gradient than native); smaller ones (the
+      64×64 demo's, the 3-channel heads): native, as fast or faster there;
+    - Winograd only in float32 (bfloat16 is too coarse for its transforms),
+      from 0.5 GFLOP per example (smaller layers lose to its transforms)
+      and while the batch's input fits the cache;
     - strided convs: native.
 
   Args:
@@ -380,13 +421,13 @@ def resolve_impl(impl: str, *, transposed: bool = False, twice_differentiated: b
     return "native"
   if twice_differentiated:
     return "im2col"
+  winograd = (dtype == "float32" and input_bytes <= _MAX_WINOGRAD_BYTES
+              and gflop_per_example >= _MIN_BANDED_GFLOP)
   if transposed:
-    return "banded"
+    return "winograd" if winograd else "banded"
   if stride != 1 or gflop_per_example < _MIN_BANDED_GFLOP:
     return "native"
-  if kernel_size == 3 and dtype == "float32" and input_bytes <= _MAX_WINOGRAD_BYTES:
-    return "winograd"
-  return "banded"
+  return "winograd" if winograd and kernel_size == 3 else "banded"
 
 
 class Conv(nn.Module):
@@ -452,5 +493,7 @@ class ConvTranspose2x(nn.Module):
   @nn.compact
   def __call__(self, x: jax.Array) -> jax.Array:
     kernel = self.param("kernel", default_kernel_init, (4, 4, x.shape[-1], self.features))
-    return conv_transpose2x(x.astype(self.dtype), kernel.astype(self.dtype),
-                            impl=resolve_impl(self.impl, transposed=True))
+    gflop = 2e-9 * 16 * x.shape[1] * x.shape[2] * x.shape[3] * self.features
+    impl = resolve_impl(self.impl, transposed=True, gflop_per_example=gflop,
+                        input_bytes=x.size * x.dtype.itemsize, dtype=self.dtype)
+    return conv_transpose2x(x.astype(self.dtype), kernel.astype(self.dtype), impl=impl)

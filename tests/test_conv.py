@@ -203,8 +203,8 @@ def test_conv_transpose_values(case, impl):
   """×2 upsampling equals the definition's loop and lax.conv_transpose."""
   x, kernel = _up_inputs(case)
   out = _up_results(case, impl)[0]
-  _assert_close(out, _numpy_conv_transpose(x, kernel))
-  _assert_close(out, _up_results(case, "reference")[0])
+  _assert_close(out, _numpy_conv_transpose(x, kernel), RTOL.get(impl, 1e-5))
+  _assert_close(out, _up_results(case, "reference")[0], RTOL.get(impl, 1e-5))
 
 
 @pytest.mark.parametrize("impl", ("native",) + IMPLS)
@@ -212,15 +212,16 @@ def test_conv_transpose_values(case, impl):
 def test_conv_transpose_gradients(case, impl):
   """Input and weight gradients equal lax.conv_transpose's."""
   got, want = _up_results(case, impl)[1], _up_results(case, "reference")[1]
-  _assert_close(got[0], want[0])
-  _assert_close(got[1], want[1])
+  _assert_close(got[0], want[0], RTOL.get(impl, 1e-5))
+  _assert_close(got[1], want[1], RTOL.get(impl, 1e-5))
 
 
 @pytest.mark.parametrize("impl", ("native",) + IMPLS)
 @pytest.mark.parametrize("case", UP_CASES, ids=lambda c: c[0])
 def test_conv_transpose_double_backward(case, impl):
   """The double backward of the transposed conv equals lax.conv_transpose's."""
-  _assert_close(_up_results(case, impl)[2], _up_results(case, "reference")[2])
+  _assert_close(_up_results(case, impl)[2], _up_results(case, "reference")[2],
+                RTOL.get(impl, 1e-5))
 
 
 def _numpy_space_to_depth(x, block):
@@ -288,7 +289,7 @@ def test_conv_transpose_module_is_formulation_independent():
     layer = conv.ConvTranspose2x(3, impl=impl)
     shapes = jax.tree.map(lambda a: a.shape, jax.eval_shape(layer.init, jax.random.key(0), x))
     assert shapes == {"params": {"kernel": (4, 4, 7, 3)}}
-    _assert_close(layer.apply({"params": {"kernel": kernel}}, x), expected)
+    _assert_close(layer.apply({"params": {"kernel": kernel}}, x), expected, RTOL.get(impl, 1e-5))
 
 
 @pytest.mark.parametrize("layer, x_shape", [
@@ -331,20 +332,36 @@ def test_banded_weight_gradient_over_many_bands(monkeypatch, kernel, stride, pad
   _assert_close(got, expected)
 
 
+@pytest.mark.parametrize("kernel_size", sorted(conv.WINOGRAD_KERNELS))
+def test_winograd_transforms_are_exact(kernel_size):
+  """In float64, Aᵀ[(G g) ⊙ (Bᵀ d)] is the 1-D correlation of every input
+  tile d with every kernel g (checked on the bases: the map is bilinear), so
+  the 2-D nesting computes the convolution exactly."""
+  f = conv.WINOGRAD_KERNELS[kernel_size]
+  m, alpha = f.at.shape
+  for j in range(alpha):
+    for k in range(kernel_size):
+      d, g = np.eye(alpha)[j], np.eye(kernel_size)[k]
+      correlation = [d[i:i + kernel_size] @ g for i in range(m)]
+      np.testing.assert_allclose(f.at @ ((f.g @ g) * (f.bt @ d)), correlation, atol=1e-12)
+
+
 # (batch, H, W, C_in, C_out, padding): sides that are and are not multiples of
-# the 4×4 output tile, non-square, a single pixel, VALID.
+# the output tile (4×4 for 3×3 kernels, 3×3 for 2×2), non-square, a single
+# pixel, VALID.
 WINOGRAD_CASES = [(2, 8, 8, 3, 4, 1), (1, 10, 7, 5, 6, 1), (3, 1, 1, 4, 2, 1), (2, 6, 9, 3, 2, 0),
                   (1, 13, 5, 8, 3, 1)]
 
 
+@pytest.mark.parametrize("kernel_size", sorted(conv.WINOGRAD_KERNELS))
 @pytest.mark.parametrize("case", WINOGRAD_CASES, ids=lambda c: "{}x{}x{}_p{}".format(*c[1:4], c[5]))
-def test_winograd_matches_numpy_loop(case):
-  """F(4×4, 3×3) with partial tiles at the bottom and right edges equals
-  the float64 definition, values and both gradients (the gradients by
-  the reference conv, itself checked against the loop above)."""
+def test_winograd_matches_numpy_loop(case, kernel_size):
+  """Winograd with partial tiles at the bottom and right edges equals the
+  float64 definition, values and both gradients (the gradients by the
+  reference conv, itself checked against the loop above)."""
   batch, height, width, c_in, c_out, padding = case
   x = _normal((batch, height, width, c_in), 30)
-  kernel = _normal((3, 3, c_in, c_out), 31)
+  kernel = _normal((kernel_size, kernel_size, c_in, c_out), 31)
   got = conv.conv2d(x, kernel, padding=padding, impl="winograd")
   _assert_close(got, _numpy_conv(x, kernel, 1, padding), RTOL["winograd"])
   g = _normal(got.shape, 32)
@@ -434,11 +451,16 @@ def test_module_is_linen():
 
 def test_resolve_impl_auto_rule_on_cpu():
   """The measured CPU choices (conv.resolve_impl's docstring): im2col for the
-  twice-differentiated critic, banded for transposed and large stride-1
-  convs, native for strided and small ones."""
+  twice-differentiated critic, Winograd for large 3×3 and transposed convs
+  while their input fits the cache and the dtype is float32, else banded,
+  native for strided and small ones."""
   assert jax.default_backend() == "cpu"
   assert conv.resolve_impl("auto", twice_differentiated=True, stride=2) == "im2col"
-  assert conv.resolve_impl("auto", transposed=True) == "banded"
+  up = dict(transposed=True, gflop_per_example=1.07, input_bytes=16 << 20)  # batch 16, 32²×256
+  assert conv.resolve_impl("auto", **up) == "winograd"
+  assert conv.resolve_impl("auto", **{**up, "input_bytes": 64 << 20}) == "banded"
+  assert conv.resolve_impl("auto", **up, dtype="bfloat16") == "banded"
+  assert conv.resolve_impl("auto", **{**up, "gflop_per_example": 0.05}) == "banded"
   assert conv.resolve_impl("auto", stride=2, gflop_per_example=5.0) == "native"
   assert conv.resolve_impl("auto", gflop_per_example=1.2) == "banded"
   assert conv.resolve_impl("auto", gflop_per_example=0.1) == "native"
