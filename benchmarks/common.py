@@ -90,6 +90,7 @@ class LayerCall(NamedTuple):
   kernel_size: int
   stride: int
   padding: int
+  constants: int = 0  # input channels constant over the image (the AU maps)
 
   @property
   def out_hw(self) -> tuple[int, int]:
@@ -105,7 +106,8 @@ class LayerCall(NamedTuple):
       h, w = self.in_shape[:2]
     else:
       h, w = self.out_hw
-    return 2 * h * w * self.kernel_size ** 2 * self.in_shape[2] * self.features
+    channels = self.in_shape[2] + self.constants
+    return 2 * h * w * self.kernel_size ** 2 * channels * self.features
 
 
 def conv_layers(module: nn.Module, *inputs: jax.ShapeDtypeStruct) -> list[LayerCall]:
@@ -116,14 +118,13 @@ def conv_layers(module: nn.Module, *inputs: jax.ShapeDtypeStruct) -> list[LayerC
     mod = context.module
     if context.method_name == "__call__" and isinstance(mod, (conv.Conv, conv.ConvTranspose2x)):
       x = args[0]
-      # Constant channels (the AU maps) count as the input channels they are.
-      constants = args[1].shape[-1] if len(args) > 1 and args[1] is not None else 0
       transposed = isinstance(mod, conv.ConvTranspose2x)
       calls.append(LayerCall(
           module="/".join(mod.path), kind="conv_transpose2x" if transposed else "conv",
-          in_shape=(*x.shape[1:3], x.shape[3] + constants), features=mod.features,
+          in_shape=tuple(x.shape[1:]), features=mod.features,
           kernel_size=4 if transposed else mod.kernel_size,
-          stride=2 if transposed else mod.stride, padding=1 if transposed else mod.padding))
+          stride=2 if transposed else mod.stride, padding=1 if transposed else mod.padding,
+          constants=args[1].shape[-1] if len(args) > 1 and args[1] is not None else 0))
     return next_fun(*args, **kwargs)
 
   with nn.intercept_methods(record):

@@ -43,9 +43,20 @@ CYCLE_WEIGHTS = {
 
 
 def layer_fn(layer: common.LayerCall, impl: str):
+  """f(x, w) as the network runs the layer (constant channels set to 0.5)."""
   if layer.kind == "conv_transpose2x":
     return lambda x, w: conv.conv_transpose2x(x, w, impl=impl)
-  return lambda x, w: conv.conv2d(x, w, stride=layer.stride, padding=layer.padding, impl=impl)
+
+  def f(x, w):
+    c = layer.in_shape[2]
+    y = conv.conv2d(x, w[:, :, :c], stride=layer.stride, padding=layer.padding, impl=impl)
+    if layer.constants:
+      values = jnp.full((x.shape[0], layer.constants), 0.5, x.dtype)
+      y = y + conv.constant_channels_conv(values, w[:, :, c:], x.shape[1:3], stride=layer.stride,
+                                          padding=layer.padding)
+    return y
+
+  return f
 
 
 def measures(layer: common.LayerCall, impl: str, with_dbl: bool):
@@ -85,6 +96,7 @@ def main() -> None:
   parser.add_argument("--configs", default="default,synthetic",
                       help="modules under configs/: the paper model and the CPU demo")
   parser.add_argument("--formulations", default=",".join(FORMULATIONS))
+  parser.add_argument("--nets", default="G,D", help="which networks' layers: G, D or both")
   parser.add_argument("--repeats", type=int, default=3)
   args = common.parse_args(parser)
   common.emit(benchmark="peak", when="before", **common.peak_gflops())
@@ -94,11 +106,14 @@ def main() -> None:
     totals = collections.defaultdict(float)
     best_total = 0.0
     for net, layer, count in distinct_layers(model):
+      if net not in args.nets.split(","):
+        continue
       key = jax.random.key(0)
       x = jax.random.normal(key, (args.batch, *layer.in_shape))
       w = 0.02 * jax.random.normal(
           jax.random.fold_in(key, 1),
-          (layer.kernel_size, layer.kernel_size, layer.in_shape[2], layer.features))
+          (layer.kernel_size, layer.kernel_size, layer.in_shape[2] + layer.constants,
+           layer.features))
       g = jax.random.normal(jax.random.fold_in(key, 2), (args.batch, *layer.out_hw, layer.features))
       costs = {}
       for impl in args.formulations.split(","):
@@ -108,7 +123,8 @@ def main() -> None:
         costs[impl] = count * sum(CYCLE_WEIGHTS[net][m] * t for m, t in row.items())
         totals[impl] += costs[impl]
         common.emit(benchmark="conv_layer", config=config_name, size=size, net=net, kind=layer.kind,
-                    in_shape=list(layer.in_shape), features=layer.features,
+                    in_shape=list(layer.in_shape), constants=layer.constants,
+                    features=layer.features,
                     kernel=layer.kernel_size, stride=layer.stride, count=count, impl=impl,
                     gflop_fwd=args.batch * layer.flops / 1e9, cycle_s=costs[impl], **row)
       best_total += min(costs.values())

@@ -36,9 +36,8 @@ Canonical parameter layouts (independent of the formulation):
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
-
 import functools
+from typing import NamedTuple, Optional
 
 import flax.linen as nn
 import jax
@@ -53,9 +52,9 @@ _PATCH_BAND_BYTES = 4 << 20
 # Stride-1 convs smaller than this (GFLOP per example, forward) run as fast
 # natively: the banded gradient only pays where XLA's own is slow (measured).
 _MIN_BANDED_GFLOP = 0.5
-# Winograd pays while its 2.25× larger transformed tiles stay in the last-level
-# cache (32 MB here); past that its memory-bound transforms eat the saved
-# multiplications (input bytes of the whole batch, measured).
+# Winograd pays while its transformed tiles (1.8-2.25× the input) stay in the
+# last-level cache (32 MB here); past that its memory-bound transforms eat the
+# saved multiplications (input bytes of the whole batch, measured).
 _MAX_WINOGRAD_BYTES = 32 << 20
 # GANimation initialises every convolution from N(0, 0.02).
 default_kernel_init = nn.initializers.normal(stddev=0.02)
@@ -365,8 +364,8 @@ def conv_transpose2x(x: jax.Array, kernel: jax.Array, *, impl: str = "native") -
     kernel: [4, 4, C, O] weights in the canonical layout (module doc).
     impl: 'native' (dilated conv), 's2d' (sub-pixel: one 2×2 conv to the
       four output phases), 'im2col' (sub-pixel with the 2×2 conv as a
-      matmul) or 'banded' (sub-pixel with a banded weight gradient);
-      'winograd' is 'banded' here (Winograd is for 3×3 kernels).
+      matmul), 'banded' (sub-pixel with a banded weight gradient) or
+      'winograd' (banded, with a Winograd F(3×3, 2×2) forward).
 
   Returns:
     [B, 2H, 2W, O].
