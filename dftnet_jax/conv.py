@@ -16,15 +16,15 @@ same parameters, so checkpoints move freely between formulations and backends:
   banded    like s2d, but every stride-1 conv takes its weight gradient as
             im2col matmuls over bands of rows small enough to stay in cache
             (forward and input gradient stay native).
-  winograd  like banded, but the forwards of 3×3 and 2×2 stride-1 convs
-            (the latter: the transposed conv's phases, strided convs after
-            space-to-depth) are Winograd F(4×4, 3×3) and F(3×3, 2×2) (Lavin &
-            Gray, 2016): 36 multiplications per 16 outputs instead of 144, 16
-            per 9 instead of 36. 3×3 convs are differentiated through it too
-            (the transposed transforms around the same matmuls, faster than
-            banded's gradients); 2×2 ones take banded's gradients (Winograd's
-            input gradient is 2x slower there). Equal to the plain
-            convolution up to float32 rounding (~1e-5 relative).
+  winograd  like banded, but 3×3 and 2×2 stride-1 convs (the latter: the
+            transposed conv's phases, strided convs after space-to-depth) run
+            Winograd F(4×4, 3×3) and F(3×3, 2×2) (Lavin & Gray, 2016): 36
+            multiplications per 16 outputs instead of 144, 16 per 9 instead
+            of 36. The forward and the input gradient (a full correlation
+            with the flipped kernel) are Winograd convs; the weight gradient
+            is Winograd's own for 3×3 kernels and banded for 2×2, whichever
+            measured faster. Equal to the plain convolution up to float32
+            rounding (~1e-5 relative).
 
 Canonical parameter layouts (independent of the formulation):
   Conv           kernel [k, k, C_in, C_out] (HWIO, cross-correlation).
@@ -133,8 +133,9 @@ def _banded_weight_grad(x: jax.Array, g: jax.Array, kernel_shape: tuple[int, ...
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
 def _valid_banded_grad(x: jax.Array, kernel: jax.Array, winograd: bool = False) -> jax.Array:
-  """A stride-1 VALID conv, native or (`winograd`) Winograd forward, whose
-  input gradient is native and weight gradient banded im2col."""
+  """A stride-1 VALID conv whose weight gradient is banded im2col: native,
+  or with `winograd` Winograd in the forward, the input gradient and (3×3
+  kernels; banded beats it for 2×2) the weight gradient."""
   return _winograd_valid(x, kernel) if winograd else _native_valid(x, kernel)
 
 
@@ -143,11 +144,21 @@ def _valid_banded_grad_fwd(x, kernel, winograd):
 
 
 def _valid_banded_grad_bwd(winograd, residuals, g):
-  del winograd  # the gradients are the same functions either way
   x, kernel = residuals
-  # The primal output of this vjp is unused, so XLA drops the recomputation.
-  (dx,) = jax.vjp(lambda x_: _native_valid(x_, kernel), x)[1](g)
-  return dx, _banded_weight_grad(x, g, kernel.shape)
+  k = kernel.shape[0]
+  if winograd:
+    # The input gradient of a VALID correlation is the full correlation of
+    # g with the flipped, transposed kernel: one more Winograd forward.
+    dx = _winograd_valid(_pad(g, k - 1, k - 1), jnp.flip(kernel, (0, 1)).swapaxes(2, 3))
+  else:
+    # The primal output of this vjp is unused, so XLA drops it.
+    (dx,) = jax.vjp(lambda x_: _native_valid(x_, kernel), x)[1](g)
+  if winograd and k == 3:
+    # Winograd's own: 36 matmuls of transformed tiles by transformed g.
+    (dw,) = jax.vjp(lambda w_: _winograd_valid(x, w_), kernel)[1](g)
+  else:
+    dw = _banded_weight_grad(x, g, kernel.shape)
+  return dx, dw
 
 
 _valid_banded_grad.defvjp(_valid_banded_grad_fwd, _valid_banded_grad_bwd)
@@ -247,12 +258,10 @@ def _winograd_valid(x: jax.Array, kernel: jax.Array) -> jax.Array:
 
 
 def _valid_stride1(x: jax.Array, kernel: jax.Array, impl: str) -> jax.Array:
-  square = kernel.shape[0] == kernel.shape[1]
-  if impl == "winograd" and square and kernel.shape[0] == 3:
-    return _winograd_valid(x, kernel)
   if impl == "im2col":
     return _im2col_valid(x, kernel)
   if impl in ("banded", "winograd"):
+    square = kernel.shape[0] == kernel.shape[1]
     return _valid_banded_grad(
         x, kernel, impl == "winograd" and square and kernel.shape[0] in WINOGRAD_KERNELS)
   return _native_valid(x, kernel)
