@@ -52,10 +52,11 @@ _PATCH_BAND_BYTES = 4 << 20
 # Stride-1 convs smaller than this (GFLOP per example, forward) run as fast
 # natively: the banded gradient only pays where XLA's own is slow (measured).
 _MIN_BANDED_GFLOP = 0.5
-# Winograd pays while its transformed tiles (1.8-2.25× the input) stay in the
-# last-level cache (32 MB here); past that its memory-bound transforms eat the
-# saved multiplications (input bytes of the whole batch, measured).
-_MAX_WINOGRAD_BYTES = 32 << 20
+# Winograd's transforms are memory-bound passes over tiles 1.8-2.25× the
+# input; past this input size (whole batch) they cost more than the saved
+# multiplications (measured at batch 16: 64²×256 in, 64 MB, gains 1.3x over
+# banded; 128²×128, 128 MB, loses 1.2x).
+_MAX_WINOGRAD_BYTES = 64 << 20
 # GANimation initialises every convolution from N(0, 0.02).
 default_kernel_init = nn.initializers.normal(stddev=0.02)
 
@@ -408,7 +409,7 @@ def resolve_impl(impl: str, *, transposed: bool = False, twice_differentiated: b
       64×64 demo's, the 3-channel heads): native, as fast or faster there;
     - Winograd only in float32 (bfloat16 is too coarse for its transforms),
       from 0.5 GFLOP per example (smaller layers lose to its transforms)
-      and while the batch's input fits the cache;
+      and up to 64 MB of input per batch (`_MAX_WINOGRAD_BYTES`);
     - strided convs: native.
 
   Args:

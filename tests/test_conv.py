@@ -452,13 +452,13 @@ def test_module_is_linen():
 def test_resolve_impl_auto_rule_on_cpu():
   """The measured CPU choices (conv.resolve_impl's docstring): im2col for the
   twice-differentiated critic, Winograd for large 3×3 and transposed convs
-  while their input fits the cache and the dtype is float32, else banded,
+  up to 64 MB of input per batch and in float32, else banded,
   native for strided and small ones."""
   assert jax.default_backend() == "cpu"
   assert conv.resolve_impl("auto", twice_differentiated=True, stride=2) == "im2col"
   up = dict(transposed=True, gflop_per_example=1.07, input_bytes=16 << 20)  # batch 16, 32²×256
   assert conv.resolve_impl("auto", **up) == "winograd"
-  assert conv.resolve_impl("auto", **{**up, "input_bytes": 64 << 20}) == "banded"
+  assert conv.resolve_impl("auto", **{**up, "input_bytes": 128 << 20}) == "banded"
   assert conv.resolve_impl("auto", **up, dtype="bfloat16") == "banded"
   assert conv.resolve_impl("auto", **{**up, "gflop_per_example": 0.05}) == "banded"
   assert conv.resolve_impl("auto", stride=2, gflop_per_example=5.0) == "native"
@@ -467,7 +467,7 @@ def test_resolve_impl_auto_rule_on_cpu():
   # The bottleneck's 3×3 convs (batch 16 × 32² × 256 float32: 16 MB).
   res_block = dict(kernel_size=3, gflop_per_example=1.2, input_bytes=16 << 20)
   assert conv.resolve_impl("auto", **res_block) == "winograd"
-  assert conv.resolve_impl("auto", **{**res_block, "input_bytes": 64 << 20}) == "banded"
+  assert conv.resolve_impl("auto", **{**res_block, "input_bytes": 128 << 20}) == "banded"
   assert conv.resolve_impl("auto", **res_block, dtype="bfloat16") == "banded"
   assert conv.resolve_impl("auto", **{**res_block, "kernel_size": 7}) == "banded"
   assert conv.resolve_impl("auto", **{**res_block, "gflop_per_example": 0.1}) == "native"
