@@ -68,6 +68,7 @@ def _stages(generator: models.Generator, params: Any, image: jax.Array, target: 
 
 def profile(variant: str, batch: int, size: int, conv_impl: str, repeats: int,
             trace_dir: str | None) -> None:
+  """Emits each stage's time, then the whole forward's (and writes its trace)."""
   generator = models.Generator(variant=variant, conv_impl=conv_impl)
   image_spec, aus_spec = common.generator_inputs(batch, size)
   image = jax.random.uniform(jax.random.key(1), image_spec.shape, minval=-1.0, maxval=1.0)
