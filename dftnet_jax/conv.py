@@ -133,18 +133,21 @@ def _banded_weight_grad(x: jax.Array, g: jax.Array, kernel_shape: tuple[int, ...
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(2,))
-def _valid_banded_grad(x: jax.Array, kernel: jax.Array, winograd: bool = False) -> jax.Array:
-  """A stride-1 VALID conv whose weight gradient is banded im2col: native,
-  or with `winograd` Winograd in the forward, the input gradient and (3×3
-  kernels; banded beats it for 2×2) the weight gradient."""
+def _valid_fast_grads(x: jax.Array, kernel: jax.Array, winograd: bool = False) -> jax.Array:
+  """A stride-1 VALID conv with the gradients measured fastest on CPU.
+
+  Plain: native forward and input gradient, banded im2col weight gradient.
+  With `winograd`: Winograd forward and input gradient, and for 3×3 kernels
+  Winograd's own weight gradient (banded's is faster for 2×2).
+  """
   return _winograd_valid(x, kernel) if winograd else _native_valid(x, kernel)
 
 
-def _valid_banded_grad_fwd(x, kernel, winograd):
-  return _valid_banded_grad(x, kernel, winograd), (x, kernel)
+def _valid_fast_grads_fwd(x, kernel, winograd):
+  return _valid_fast_grads(x, kernel, winograd), (x, kernel)
 
 
-def _valid_banded_grad_bwd(winograd, residuals, g):
+def _valid_fast_grads_bwd(winograd, residuals, g):
   x, kernel = residuals
   k = kernel.shape[0]
   if winograd:
@@ -162,7 +165,7 @@ def _valid_banded_grad_bwd(winograd, residuals, g):
   return dx, dw
 
 
-_valid_banded_grad.defvjp(_valid_banded_grad_fwd, _valid_banded_grad_bwd)
+_valid_fast_grads.defvjp(_valid_fast_grads_fwd, _valid_fast_grads_bwd)
 
 
 class _Winograd(NamedTuple):
@@ -263,7 +266,7 @@ def _valid_stride1(x: jax.Array, kernel: jax.Array, impl: str) -> jax.Array:
     return _im2col_valid(x, kernel)
   if impl in ("banded", "winograd"):
     square = kernel.shape[0] == kernel.shape[1]
-    return _valid_banded_grad(
+    return _valid_fast_grads(
         x, kernel, impl == "winograd" and square and kernel.shape[0] in WINOGRAD_KERNELS)
   return _native_valid(x, kernel)
 
