@@ -404,12 +404,13 @@ def resolve_impl(impl: str, *, transposed: bool = False, twice_differentiated: b
     - the critic, which the gradient penalty differentiates twice: im2col
       (10-50x faster double backward than native);
     - transposed convs: banded (native's weight gradient is 30-60x slower),
-      with a Winograd forward where that pays (below; 1.3x faster at batch 1);
+      winograd where that pays (below: its 2×2 forward and input gradient,
+      1.3x faster forward at batch 1, 1.2x a training cycle at batch 16);
     - stride-1 convs of at least 0.5 GFLOP per example: winograd if 3×3
-      (the bottleneck's residual blocks: 1.6-1.8x faster forward, 1.5x
-      faster forward and both gradients than banded at batch 16), else
-      banded (2-3x faster weight gradient than native); smaller ones (the
-      64×64 demo's, the 3-channel heads): native, as fast or faster there;
+      (the bottleneck's residual blocks at batch 16: 1.8x faster forward,
+      1.8x faster forward and both gradients than banded), else banded
+      (2-3x faster weight gradient than native); smaller ones (the 64×64
+      demo's, the 3-channel heads): native, as fast or faster there;
     - Winograd only in float32 (bfloat16 is too coarse for its transforms),
       from 0.5 GFLOP per example (smaller layers lose to its transforms)
       and up to 64 MB of input per batch (`_MAX_WINOGRAD_BYTES`);
