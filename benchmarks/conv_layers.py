@@ -46,15 +46,12 @@ def layer_fn(layer: common.LayerCall, impl: str):
   """f(x, w) as the network runs the layer (constant channels set to 0.5)."""
   if layer.kind == "conv_transpose2x":
     return lambda x, w: conv.conv_transpose2x(x, w, impl=impl)
+  module = conv.Conv(layer.features, layer.kernel_size, stride=layer.stride,
+                     padding=layer.padding, impl=impl)
 
   def f(x, w):
-    c = layer.in_shape[2]
-    y = conv.conv2d(x, w[:, :, :c], stride=layer.stride, padding=layer.padding, impl=impl)
-    if layer.constants:
-      values = jnp.full((x.shape[0], layer.constants), 0.5, x.dtype)
-      y = y + conv.constant_channels_conv(values, w[:, :, c:], x.shape[1:3], stride=layer.stride,
-                                          padding=layer.padding)
-    return y
+    values = jnp.full((x.shape[0], layer.constants), 0.5, x.dtype) if layer.constants else None
+    return module.apply({"params": {"kernel": w}}, x, values)
 
   return f
 

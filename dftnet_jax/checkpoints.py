@@ -132,6 +132,8 @@ def restore_params(manager: ocp.CheckpointManager, step: int, item: str,
       item=target, restore_args=ocp.checkpoint_utils.construct_restore_args(target),
       partial_restore=True)}))
   return restored[item]["params"]
+
+
 def check_workdir(workdir: str, states: Any) -> None:
   """Fails before training if `workdir` cannot take a checkpoint of `states`.
 
