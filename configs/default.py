@@ -35,6 +35,9 @@ def get_model_config() -> ml_collections.ConfigDict:
   # the composition, the heads' activations, normalisation statistics and
   # the losses stay float32.
   model.dtype = "float32"
+  # The decoders' ×2 upsampling: 'transpose' (4×4 stride-2 transposed conv,
+  # the paper's) or 'resize' (nearest ×2 + 3×3 conv; no checkerboard).
+  model.upsampling = "transpose"
   return model
 
 
@@ -64,6 +67,11 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # predicted). The paper gives none; in normalised units its 1e-4 is
   # (W/2)² times weaker and leaves the flow noisy.
   loss.tv_units = "pixels"
+  # The ceiling, never a default: weight of the L1 between the edit and the
+  # ground truth (the same synthetic face drawn with the target AUs), paired
+  # supervision the GAN recipe does not have. It shows what the generator can
+  # reach at a budget. Synthetic faces only.
+  loss.paired_l1 = 0.0
   return loss
 
 
@@ -103,6 +111,11 @@ def get_config() -> ml_collections.ConfigDict:
   # Mean losses over `num_eval_batches` test batches.
   config.eval_every_steps = 1000
   config.num_eval_batches = 10
+  # With the periodic evaluation, on synthetic faces: the edit suite's gain
+  # and leak (dftnet_jax.edit_suite) on this many neutral faces, to
+  # TensorBoard (eval/suite/...), the log and workdir/eval/suite.jsonl.
+  # 0 turns it off.
+  config.suite_faces = 16
   # Checkpoint interval; the training stream is also restarted here, seeded
   # by the step, so a resumed run sees the batches an unbroken one sees.
   config.checkpoint_every_steps = 1000
@@ -110,6 +123,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.keep_checkpoints = 3
   # Adam as in the paper (§3.1), for G and D alike.
   config.learning_rate = 1e-4
+  # The critic's learning rate; None: `learning_rate` (the paper). Set apart
+  # it is TTUR (Heusel et al. 2017).
+  config.d_learning_rate = config_dict.placeholder(float)
   config.adam_b1 = 0.5
   config.adam_b2 = 0.999
   # Global batch (GANimation's launch script); split over local devices.

@@ -35,8 +35,10 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from dftnet_jax import au_reader
 from dftnet_jax import aus as aus_lib
 from dftnet_jax import checkpoints
+from dftnet_jax import edit_suite
 from dftnet_jax import faces
 from dftnet_jax import figures
 from dftnet_jax import metrics
@@ -87,7 +89,10 @@ def batch_errors(batch: Batch, outputs: Mapping[str, np.ndarray], *,
 
   Returns:
     Name -> errors: 'cycle', 'edit_au', 'real_au', and if paired 'edit',
-    'copy', 'edit_eyes', 'copy_eyes', 'edit_mouth', 'copy_mouth'.
+    'copy', 'edit_eyes', 'copy_eyes', 'edit_mouth', 'copy_mouth', and
+    the sums behind gain and leak (`edit_suite`): 'edit_changed' and
+    'copy_changed' (to the truth, inside each face's changed pixels) and
+    'leak' (the edit to the source, outside them).
   """
   source = _unit(batch["image"])
   errors = {
@@ -104,13 +109,23 @@ def batch_errors(batch: Batch, outputs: Mapping[str, np.ndarray], *,
     for suffix, mask in regions.items():
       errors[f"edit{suffix}"] = metrics.Errors.of(edited, truth, mask)
       errors[f"copy{suffix}"] = metrics.Errors.of(source, truth, mask)
+    changed = edit_suite.changed_mask(source, truth)
+    errors["edit_changed"] = metrics.Errors.of(edited, truth, changed)
+    errors["copy_changed"] = metrics.Errors.of(source, truth, changed)
+    errors["leak"] = metrics.Errors.of(edited, source, ~changed)
   return errors
 
 
 def summarise(errors: Mapping[str, metrics.Errors]) -> dict[str, float]:
   """Errors as named metrics: `<name>_l1` and `<name>_psnr` for images,
-  `<name>_mse` for AUs."""
+  `<name>_mse` for AUs; with the changed-pixel sums, 'gain' and 'leak' of
+  the split's edits (`edit_suite`)."""
+  errors = dict(errors)
   out = {}
+  if "edit_changed" in errors:
+    edit, copy = errors.pop("edit_changed"), errors.pop("copy_changed")
+    out["gain"] = 1.0 - edit.abs_sum / copy.abs_sum if copy.abs_sum else float("nan")
+    out["leak"] = errors.pop("leak").l1
   for name, error in errors.items():
     if name.endswith("_au"):
       out[f"{name}_mse"] = error.mse
@@ -185,6 +200,24 @@ def paper_figures(generate: Callable, g_params: Any, batch: Batch, *, num_images
   }
 
 
+# Suite faces when the run's config predates `config.suite_faces` or set it to 0.
+DEFAULT_SUITE_FACES = 16
+
+
+def suite_results(g_state: train.train_state.TrainState, size: int, *, num_faces: int,
+                  read_aus: edit_suite.ReadFn | None = None
+                  ) -> tuple[dict[str, float], np.ndarray]:
+  """The edit suite (`edit_suite`) at `size` pixels: gain and leak per edit,
+  inside the eyes and the mouth too, and the AU error of the edits if an AU
+  reader is given; and its figure."""
+  suite = edit_suite.suite_faces(size, num_faces)
+  edit = train.generator_editor(g_state)(g_state.params)
+  scores = edit_suite.score_suite(edit, suite,
+                                  regions=metrics.region_masks(suite.identities, size),
+                                  read_aus=read_aus)
+  return scores, edit_suite.suite_figure(edit, suite)
+
+
 def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
   """Scores the latest checkpoint over the whole test split.
 
@@ -193,7 +226,12 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   metrics) and, next to it, `fig3_eyelids_step_<step>.png`,
   `fig4_intermediates_step_<step>.png` and `fig5_interpolation_step_<step>.png`;
   and the training grid of the first test batch to
-  `workdir/images/test_step_<step>.png`.
+  `workdir/images/test_step_<step>.png`. On the synthetic faces also the
+  edit suite (`edit_suite`: gain and leak per edit, in the eyes and mouth,
+  and the AU error of the edits through the cached AU reader, `au_reader`,
+  if one was trained for this size) as `suite/...` metrics, logged, with its
+  figure `suite_step_<step>.png`; and the gain and leak of the test split's
+  own edits ('gain', 'leak').
 
   Returns:
     Every metric.
@@ -222,6 +260,18 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
                               paired=paired))
   logdir = os.path.join(workdir, "test")
   writer = summaries.Writer(logdir)
+  if paired:
+    read_aus = au_reader.load_cached(config.model.image_size)
+    if read_aus is None:
+      logging.info("No AU reader for %d-pixel faces yet: `python -m dftnet_jax.au_reader"
+                   " --size=%d` trains one (minutes, once) and adds the AU error of the"
+                   " edits here.", config.model.image_size, config.model.image_size)
+    suite, figure = suite_results(
+        g_state, config.model.image_size, read_aus=read_aus,
+        num_faces=config.get("suite_faces") or DEFAULT_SUITE_FACES)
+    results.update({f"suite/{name}": value for name, value in suite.items()})
+    writer.image(step, "suite", figure, os.path.join(logdir, f"suite_step_{step:06d}.png"))
+    logging.info("test %s", train.suite_line(step, suite))
   writer.scalars(step, results)
   first = next(test_batches())
   train.write_samples(writer, p_sample_step, g_state, first, step=step,

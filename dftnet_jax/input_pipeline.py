@@ -6,6 +6,9 @@ parallel steps (each device's slice comes from its own shard of the split):
   aus         float32 [D, B, 17], the image's own AUs in [0, 1]
   target_aus  float32 [D, B, 17], another example's AUs (same split) plus
               U(-noise, noise), clipped to [0, 1] (GANimation's targets)
+and, asked for on the synthetic faces (`render_targets`),
+  target_image float32 [D, B, H, W, 3] in [-1, 1]: the same face drawn with
+              the target AUs (mirrored with the image), the edit's ground truth
 Training streams repeat forever, shuffled and randomly mirrored; evaluation
 streams pass once, in order, unmirrored, with seeded targets. Every random
 choice is drawn from `seed`, so the same seed gives the same batches.
@@ -23,6 +26,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from dftnet_jax import aus
+from dftnet_jax import faces
 
 # Our datasets live in dftnet_jax.datasets.<name>, named as TFDS names them.
 _DATASETS_PACKAGE = "dftnet_jax.datasets"
@@ -87,34 +91,56 @@ def _target_aus(builder: tfds.core.DatasetBuilder, split: str, seed: int,
 def _preprocess(index: tf.Tensor, example: dict[str, tf.Tensor],
                 target: tf.Tensor, *, image_feature: tfds.features.Image,
                 seeds: dict[str, int], train: bool, target_au_noise: float,
-                features: Sequence[str]) -> dict[str, tf.Tensor]:
+                features: Sequence[str], render_targets: bool
+                ) -> dict[str, tf.Tensor]:
   """Decodes, mirrors (training), scales, and perturbs the target AUs.
 
   Random draws are keyed by the element's index, so they do not depend on
   how tf.data schedules the parallel map.
   """
-  image = image_feature.decode_example(example["image"])
-  if train:
-    # Mirroring a face leaves its AU intensities unchanged.
-    image = tf.image.stateless_random_flip_left_right(
-        image, seed=tf.stack([tf.constant(seeds["flip"], tf.int64), index]))
+  flip_seed = tf.stack([tf.constant(seeds["flip"], tf.int64), index])
+  # Mirroring a face leaves its AU intensities unchanged.
+  mirror = lambda x: (tf.image.stateless_random_flip_left_right(x, seed=flip_seed)
+                      if train else x)
   noise = tf.random.stateless_uniform(
       [aus.NUM_AUS], seed=tf.stack([tf.constant(seeds["noise"], tf.int64),
                                     index]),
       minval=-target_au_noise, maxval=target_au_noise)
-  return {
-      "image": tf.cast(image, tf.float32) / 127.5 - 1.0,  # [0, 255] -> [-1, 1]
+  target_aus = tf.clip_by_value(target + noise, 0.0, 1.0)
+  out = {
+      # [0, 255] -> [-1, 1]
+      "image": _to_model_range(mirror(image_feature.decode_example(example["image"]))),
       "aus": example["aus"],
-      "target_aus": tf.clip_by_value(target + noise, 0.0, 1.0),
+      "target_aus": target_aus,
       **{name: example[name] for name in features},
   }
+  if render_targets:
+    # The same seed mirrors the truth exactly as the image.
+    out["target_image"] = _to_model_range(mirror(_render(
+        example["identity"], target_aus, image_feature.shape)))
+  return out
+
+
+def _to_model_range(image: tf.Tensor) -> tf.Tensor:
+  return tf.cast(image, tf.float32) / 127.5 - 1.0
+
+
+def _render(identity: tf.Tensor, target_aus: tf.Tensor,
+            shape: tuple[int, int, int]) -> tf.Tensor:
+  """The synthetic face `identity` drawn with `target_aus`, uint8 `shape`."""
+  image = tf.numpy_function(
+      lambda i, t: faces.render(i, t, shape[0]), [identity, target_aus],
+      tf.uint8, stateful=False)
+  image.set_shape(shape)
+  return image
 
 
 def _device_dataset(dataset_builder: tfds.core.DatasetBuilder, *,
                     split: str, shard: int, num_shards: int,
                     batch_size: int, train: bool, seed: int,
                     target_au_noise: float, shuffle_buffer: int,
-                    features: Sequence[str]) -> tf.data.Dataset:
+                    features: Sequence[str], render_targets: bool
+                    ) -> tf.data.Dataset:
   """One device's stream: shard `shard` of `num_shards` equal parts of the
   split, seeded by (seed, shard), in batches of `batch_size`."""
   seeds = _seeds(seed, shard)
@@ -133,7 +159,8 @@ def _device_dataset(dataset_builder: tfds.core.DatasetBuilder, *,
   ds = tf.data.Dataset.zip(ds, targets).enumerate().map(
       lambda index, pair: _preprocess(
           index, *pair, image_feature=image_feature, seeds=seeds, train=train,
-          target_au_noise=target_au_noise, features=features),
+          target_au_noise=target_au_noise, features=features,
+          render_targets=render_targets),
       num_parallel_calls=tf.data.AUTOTUNE)
   return ds.batch(batch_size, drop_remainder=True)
 
@@ -144,7 +171,8 @@ def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
                    process_index: int | None = None,
                    process_count: int | None = None,
                    shuffle_buffer: int = 10_000,
-                   features: Sequence[str] = ()) -> tf.data.Dataset:
+                   features: Sequence[str] = (),
+                   render_targets: bool = False) -> tf.data.Dataset:
   """This process's share of a split as batches of [devices, batch, ...].
 
   The split is cut into one equal shard per device of the run (all
@@ -168,14 +196,22 @@ def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
       training images (encoded, ~30 KB each at 128x128) and of the target AUs.
     features: other features of the examples to pass through unchanged,
       e.g. ("identity",) of the synthetic faces for paired evaluation.
+    render_targets: add 'target_image', the ground truth of the edit
+      (synthetic faces only: drawn from the example's identity).
 
   Returns:
     The batched dataset (see the module docstring). Incomplete batches are
     dropped, so an evaluation pass may miss up to one batch per device.
 
   Raises:
-    ValueError: `batch_size` does not divide evenly over the devices.
+    ValueError: `batch_size` does not divide evenly over the devices, or
+      `render_targets` on a dataset without identities.
   """
+  if render_targets and "identity" not in dataset_builder.info.features:
+    raise ValueError(
+        f"render_targets needs faces the renderer can draw again (an 'identity'"
+        f" feature): {dataset_builder.info.full_name} has none; the paired"
+        f" L1 (config.loss.paired_l1) is for the synthetic faces only")
   # tf.data only feeds the host; accelerators belong to JAX.
   tf.config.set_visible_devices([], "GPU")
   process_index = (jax.process_index() if process_index is None
@@ -194,7 +230,8 @@ def create_dataset(dataset_builder: tfds.core.DatasetBuilder, *, split: str,
                       num_shards=num_devices,
                       batch_size=batch_size // num_devices, train=train,
                       seed=seed, target_au_noise=target_au_noise,
-                      shuffle_buffer=shuffle_buffer, features=features)
+                      shuffle_buffer=shuffle_buffer, features=features,
+                      render_targets=render_targets)
       for i in range(num_local_devices)]
   ds = tf.data.Dataset.zip(tuple(devices)).map(
       lambda *batches: {key: tf.stack([b[key] for b in batches])

@@ -82,6 +82,12 @@ def cycle_l1(source: jax.Array, reconstruction: jax.Array) -> jax.Array:
   return jnp.mean(jnp.abs(source - reconstruction))
 
 
+def paired_l1(edited: jax.Array, truth: jax.Array) -> jax.Array:
+  """mean |X̂ − X_gt|: supervision by the ground-truth edit, which only the
+  synthetic faces have (the ceiling experiment, `config.loss.paired_l1`)."""
+  return jnp.mean(jnp.abs(edited - truth))
+
+
 def _differences(x: jax.Array) -> tuple[jax.Array, jax.Array]:
   return x[:, 1:, :, :] - x[:, :-1, :, :], x[:, :, 1:, :] - x[:, :, :-1, :]
 

@@ -24,6 +24,10 @@ from dftnet_jax import warp as warp_lib
 from dftnet_jax.conv import Conv, ConvTranspose2x, default_kernel_init, resolve_impl
 
 VARIANTS: tuple[str, ...] = ("dftnet", "ganimation", "warp_only")
+# How the decoders double the resolution: 'transpose' (4×4 stride-2
+# transposed conv, GANimation's and the paper's) or 'resize' (nearest ×2,
+# then a 3×3 conv: no checkerboard, Odena et al. 2016).
+UPSAMPLINGS: tuple[str, ...] = ("transpose", "resize")
 
 
 class GeneratorOutput(NamedTuple):
@@ -101,8 +105,18 @@ class Head(NamedTuple):
   activation: Callable[[jax.Array], jax.Array]
 
 
+def upsample_nearest(x: jax.Array) -> jax.Array:
+  """[B, H, W, C] → [B, 2H, 2W, C], each pixel repeated 2×2."""
+  return jnp.repeat(jnp.repeat(x, 2, axis=1), 2, axis=2)
+
+
 class Decoder(nn.Module):
   """Two ×2 upsamplings (4×4 transposed conv-IN-ReLU), then one 7×7 conv.
+
+  `upsampling='resize'` doubles by nearest-neighbour repetition and a 3×3
+  conv instead: a stride-2 transposed conv's kernel taps overlap unevenly,
+  which draws the checkerboard a fresh decoder shows (and a short run never
+  unlearns); a resize spreads every input pixel evenly.
 
   With `skips`, each upsampled map is concatenated with the encoder feature of
   the same resolution and fused by a 3×3 conv-IN-ReLU (the paper's skip
@@ -116,6 +130,7 @@ class Decoder(nn.Module):
   heads: Sequence[Head] = ()
   skips: bool = False
   zero_init_heads: bool = False
+  upsampling: str = "transpose"
   conv_impl: str = "auto"
   dtype: str = "float32"
 
@@ -125,7 +140,13 @@ class Decoder(nn.Module):
     conv = functools.partial(Conv, impl=self.conv_impl, dtype=self.dtype)
     x = latent
     for features, skip in zip((2 * self.width, self.width), reversed(skip_features)):
-      x = _norm_relu(ConvTranspose2x(features, impl=self.conv_impl, dtype=self.dtype)(x))
+      if self.upsampling == "transpose":
+        x = ConvTranspose2x(features, impl=self.conv_impl, dtype=self.dtype)(x)
+      elif self.upsampling == "resize":
+        x = conv(features, 3, padding=1)(upsample_nearest(x))
+      else:
+        raise ValueError(f"unknown upsampling {self.upsampling!r}; expected one of {UPSAMPLINGS}")
+      x = _norm_relu(x)
       if self.skips:
         x = jnp.concatenate([x, skip], axis=-1)
         x = _norm_relu(conv(features, 3, padding=1)(x))
@@ -154,12 +175,14 @@ class Generator(nn.Module):
     conv_impl: convolution formulation (see `dftnet_jax.conv`).
     dtype: the convolutions' compute dtype ('float32' or 'bfloat16');
       parameters, the warp and the composition stay float32.
+    upsampling: the decoders' ×2 upsampling, one of `UPSAMPLINGS`.
   """
   variant: str = "dftnet"
   width: int = 64
   num_res_blocks: int = 6
   conv_impl: str = "auto"
   dtype: str = "float32"
+  upsampling: str = "transpose"
 
   @nn.compact
   def __call__(self, image: jax.Array, target_aus: jax.Array) -> GeneratorOutput:
@@ -169,7 +192,8 @@ class Generator(nn.Module):
     _check_generator_inputs(image, target_aus)
     latent, skips = Encoder(self.width, self.num_res_blocks, self.conv_impl, self.dtype,
                             name="encoder")(image, target_aus)
-    decoder = functools.partial(Decoder, self.width, conv_impl=self.conv_impl, dtype=self.dtype)
+    decoder = functools.partial(Decoder, self.width, upsampling=self.upsampling,
+                                conv_impl=self.conv_impl, dtype=self.dtype)
     if self.variant == "ganimation":
       colour, attention = decoder((_COLOUR, _ATTENTION), name="decoder")(latent, skips)
       return GeneratorOutput(compose(image, colour, attention), image, colour, attention, None)
@@ -245,11 +269,13 @@ class Discriminator(nn.Module):
 def create_generator(config: ml_collections.ConfigDict) -> Generator:
   """The generator described by a model config (see configs/default.py).
 
-  A config without `dtype` (saved before it existed) computes in float32.
+  A config without `dtype` or `upsampling` (saved before they existed)
+  computes in float32 and upsamples by transposed convs.
   """
   return Generator(variant=config.variant, width=config.g_width,
                    num_res_blocks=config.g_res_blocks, conv_impl=config.conv_impl,
-                   dtype=config.get("dtype", "float32"))
+                   dtype=config.get("dtype", "float32"),
+                   upsampling=config.get("upsampling", "transpose"))
 
 
 def create_discriminator(config: ml_collections.ConfigDict) -> Discriminator:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 import datetime
 import functools
 import itertools
+import json
 import os
 import time
 from typing import Any
@@ -37,6 +38,7 @@ import optax
 import tensorflow_datasets as tfds
 
 from dftnet_jax import checkpoints
+from dftnet_jax import edit_suite
 from dftnet_jax import figures
 from dftnet_jax import input_pipeline
 from dftnet_jax import losses
@@ -51,8 +53,9 @@ Metrics = dict[str, jax.Array]
 ApplyFn = Callable[..., Any]
 
 
-def create_learning_rate_fn(config: ml_collections.ConfigDict, steps: int) -> optax.Schedule:
-  """`config.learning_rate`, then a linear decay to 0 over the last
+def create_learning_rate_fn(config: ml_collections.ConfigDict, steps: int,
+                            base_rate: float | None = None) -> optax.Schedule:
+  """`base_rate`, then a linear decay to 0 over the last
   `config.lr_decay_fraction` of the run (paper §3.1: the last 10 of 30 epochs).
 
   Args:
@@ -61,6 +64,7 @@ def create_learning_rate_fn(config: ml_collections.ConfigDict, steps: int) -> op
       makes `num_train_steps`, the critic n_critic times as many; indexing
       each schedule by its own update count makes both decay over the same
       part of the run.
+    base_rate: the rate before the decay; default `config.learning_rate`.
 
   Returns:
     The schedule: update count → learning rate.
@@ -70,12 +74,20 @@ def create_learning_rate_fn(config: ml_collections.ConfigDict, steps: int) -> op
   """
   if not 0.0 <= config.lr_decay_fraction <= 1.0:
     raise ValueError(f"config.lr_decay_fraction must be in [0, 1], got {config.lr_decay_fraction}")
+  rate = config.learning_rate if base_rate is None else base_rate
   decay_steps = round(config.lr_decay_fraction * steps)
-  constant = optax.constant_schedule(config.learning_rate)
+  constant = optax.constant_schedule(rate)
   if not decay_steps:
     return constant
-  decay = optax.linear_schedule(config.learning_rate, 0.0, decay_steps)
+  decay = optax.linear_schedule(rate, 0.0, decay_steps)
   return optax.join_schedules([constant, decay], [steps - decay_steps])
+
+
+def critic_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Schedule:
+  """The critic's schedule: `config.d_learning_rate` (default
+  `config.learning_rate`) over its n_critic updates a step."""
+  return create_learning_rate_fn(config, config.num_train_steps * config.n_critic,
+                                 config.get("d_learning_rate"))
 
 
 def create_optimizer(config: ml_collections.ConfigDict, learning_rate: optax.ScalarOrSchedule
@@ -101,8 +113,7 @@ def create_train_states(config: ml_collections.ConfigDict, key: jax.Array,
   generator = models.create_generator(config.model)
   discriminator = models.create_discriminator(config.model)
   g_tx = create_optimizer(config, create_learning_rate_fn(config, config.num_train_steps))
-  d_tx = create_optimizer(config, create_learning_rate_fn(
-      config, config.num_train_steps * config.n_critic))
+  d_tx = create_optimizer(config, critic_learning_rate_fn(config))
 
   def make(**fields: Any) -> train_state.TrainState:
     # A strongly typed step: the steps return one, and a weakly typed one
@@ -179,6 +190,8 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
       "g_cond": (cfg.cond, losses.au_regression(fake_aus, targets, batch_divisor=divisor)),
       "g_cycle": (cfg.cycle, losses.cycle_l1(batch["image"], cycled.image)),
   }
+  if cfg.get("paired_l1"):
+    terms["g_paired_l1"] = (cfg.paired_l1, losses.paired_l1(edited.image, batch["target_image"]))
   passes = (edited, cycled)
   if edited.flow is not None:
     terms["g_tv"] = (cfg.tv, sum(losses.flow_tv(o.flow, reduction=cfg.tv_reduction,
@@ -449,7 +462,8 @@ def split_batches(builder: tfds.core.DatasetBuilder, config: ml_collections.Conf
   return input_pipeline.create_split(
       builder, split=split, batch_size=config.batch_size,
       num_local_devices=jax.local_device_count(), train=split == "train", seed=seed,
-      target_au_noise=config.target_au_noise, features=features)
+      target_au_noise=config.target_au_noise, features=features,
+      render_targets=bool(config.loss.get("paired_l1")))
 
 
 def train_batches(builder: tfds.core.DatasetBuilder, config: ml_collections.ConfigDict,
@@ -593,6 +607,41 @@ def log_line(step: int, num_steps: int, scalars: Mapping[str, float]) -> str:
   return f"step {step}/{num_steps}:{rates} {losses_text}"
 
 
+def is_paired(builder: tfds.core.DatasetBuilder) -> bool:
+  """Whether the dataset's faces can be drawn again with other AUs (the
+  synthetic faces): then edits have a ground truth."""
+  return "identity" in builder.info.features
+
+
+def local_copy(tree: Any) -> Any:
+  """This process's copy of replicated arrays, on one device: what a jitted
+  function of one device (the edit suite's generator) takes."""
+  return jax.tree.map(lambda x: x.addressable_data(0), tree)
+
+
+def generator_editor(g_state: train_state.TrainState) -> Callable[[Any], edit_suite.EditFn]:
+  """params → the generator as an `edit_suite.EditFn` (on this process's
+  copy of the parameters), compiled once for all of them."""
+  generate = jax.jit(lambda p, x, t: g_state.apply_fn({"params": p}, x, t).image)
+  return lambda params: edit_suite.generator_edit_fn(generate, local_copy(params))
+
+
+def suite_line(step: int, scores: Mapping[str, float]) -> str:
+  """A log line: the suite's mean and worst gain, mean leak, and each edit's gain."""
+  edits = ", ".join(f"{name}={scores[f'{name}/gain']:.2f}" for name in edit_suite.SUITE)
+  return (f"edit suite at step {step}: gain_mean={scores['gain_mean']:.3f}"
+          f" gain_min={scores['gain_min']:.3f} leak_mean={scores['leak_mean']:.4f}; {edits}")
+
+
+def append_json_line(path: str, record: Mapping[str, Any]) -> None:
+  """Appends `record` as one JSON line (process 0 only): a curve a script reads
+  without TensorBoard."""
+  if jax.process_index() != 0:
+    return
+  with open(path, "a", encoding="utf-8") as f:
+    f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
                        ) -> tuple[train_state.TrainState, train_state.TrainState]:
   """Trains as `config` says, resuming from the latest checkpoint in `workdir`.
@@ -625,6 +674,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
     PermissionError, OSError: `workdir` is not writable or its disk is too
       full for a checkpoint (before training starts).
   """
+  started = time.perf_counter()
   init_key, key, eval_key = run_keys(config)
   g_state, d_state = create_train_states(config, init_key)
   checkpoints.check_workdir(workdir, (g_state, d_state))
@@ -639,10 +689,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   p_cycle = parallel_cycle(config)
   p_eval_step, p_sample_step = parallel_eval_steps(config, g_state, d_state)
   sample_batch = next(split_batches(builder, config, split="test", seed=config.seed))
+  suite = None
+  if is_paired(builder) and config.suite_faces:
+    suite = edit_suite.suite_faces(config.model.image_size, config.suite_faces)
+    editor = generator_editor(g_state)
   train_writer = summaries.Writer(os.path.join(workdir, "train"))
   eval_writer = summaries.Writer(os.path.join(workdir, "eval"))
   g_learning_rate = create_learning_rate_fn(config, config.num_train_steps)
-  d_learning_rate = create_learning_rate_fn(config, config.num_train_steps * config.n_critic)
+  d_learning_rate = critic_learning_rate_fn(config)
   progress = Progress(config.num_train_steps, config.n_critic * config.batch_size)
   history = []
   preemption = checkpoints.Preemption()
@@ -675,6 +729,15 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
         eval_metrics = evaluate_losses(p_eval_step, g_state, d_state, eval_batches, eval_key)
         eval_writer.scalars(done, eval_metrics)
         logging.info("eval %s", log_line(done, config.num_train_steps, eval_metrics))
+        if suite is not None:
+          edit = editor(g_state.params)
+          scores = edit_suite.score_suite(edit, suite)
+          eval_writer.scalars(done, {f"suite/{name}": value for name, value in scores.items()})
+          eval_writer.image(done, "suite", edit_suite.suite_figure(edit, suite),
+                            os.path.join(workdir, "images", f"suite_step_{done:06d}.png"))
+          append_json_line(os.path.join(workdir, "eval", "suite.jsonl"),
+                           {"step": done, "wall_s": time.perf_counter() - started, **scores})
+          logging.info("%s", suite_line(done, scores))
       preempted = preemption.reached(done)
       if done % config.checkpoint_every_steps == 0 or last or preempted:
         checkpoints.save(manager, done, g_state, d_state, key)

@@ -154,3 +154,37 @@ def test_get_builder_makes_configs_from_fields(tmp_path):
   assert builder.builder_config.name == "res16_train8_test0"
   with pytest.raises(ValueError, match="names a config and config fields"):
     input_pipeline.get_builder("synthetic_faces/res64", config_fields={"resolution": 16})
+
+
+@pytest.fixture(scope="module")
+def synthetic_builder(tmp_path_factory):
+  builder = input_pipeline.get_builder(
+      "synthetic_faces", data_dir=str(tmp_path_factory.mktemp("synthetic")),
+      config_fields={"resolution": 16, "num_train": 16, "num_test": 0})
+  builder.download_and_prepare()
+  return builder
+
+
+def test_rendered_targets_are_the_face_with_the_target_aus_mirrored_with_it(
+    synthetic_builder):
+  from dftnet_jax import faces  # pylint: disable=g-import-not-at-top
+  mirrored = []
+  for batch in batches(synthetic_builder, 3, render_targets=True, features=("identity",)):
+    batch = flat(batch)
+    for image, aus, target, truth, identity in zip(
+        batch["image"], batch["aus"], batch["target_aus"], batch["target_image"],
+        batch["identity"]):
+      source_drawn = faces.render(identity, aus, 16)
+      flipped = not np.array_equal(to_uint8(image), source_drawn)
+      if flipped:
+        np.testing.assert_array_equal(to_uint8(image), source_drawn[:, ::-1])
+      target_drawn = faces.render(identity, target, 16)
+      np.testing.assert_array_equal(to_uint8(truth),
+                                    target_drawn[:, ::-1] if flipped else target_drawn)
+      mirrored.append(flipped)
+  assert any(mirrored) and not all(mirrored)
+
+
+def test_rendered_targets_need_identities(builder):
+  with pytest.raises(ValueError, match="an 'identity' feature.*has none.*paired_l1"):
+    batches(builder, 1, render_targets=True)

@@ -434,3 +434,27 @@ def test_discriminator_forward(conv_impl):
   want_critic, want_au = _discriminator_by_hand(params["params"], images, 2)
   for got, want in ((critic, want_critic), (au, want_au)):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+
+def test_resize_upsampling_decoder_by_hand():
+  """'resize': nearest ×2 (each pixel to a 2×2 block), 3×3 conv, IN, ReLU, twice."""
+  decoder = models.Decoder(4, heads=(models.Head(3, jnp.tanh),), upsampling="resize",
+                           conv_impl="native")
+  latent = np.random.default_rng(0).normal(size=(2, 4, 4, 16)).astype(np.float32)
+  skips = (np.zeros((2, 16, 16, 4), np.float32), np.zeros((2, 8, 8, 8), np.float32))
+  params = _random_params(jax.eval_shape(decoder.init, jax.random.key(0), latent, skips), 1, 1.5)
+  (out,) = decoder.apply(params, latent, skips)
+  p = params["params"]
+  nearest = lambda v: np.repeat(np.repeat(v, 2, axis=1), 2, axis=2)
+  x = _norm_by_hand(_conv_by_hand(nearest(latent), p["Conv_0"]["kernel"], 1, 1),
+                    p["InstanceNorm_0"])
+  x = _norm_by_hand(_conv_by_hand(nearest(x), p["Conv_1"]["kernel"], 1, 1), p["InstanceNorm_1"])
+  expected = np.tanh(np.asarray(_conv_by_hand(x, p["Conv_2"]["kernel"], 1, 3), np.float64))
+  assert out.shape == (2, 16, 16, 3)
+  np.testing.assert_allclose(out, expected, rtol=0, atol=1e-4)
+
+
+def test_unknown_upsampling_is_named():
+  generator = models.Generator(width=4, num_res_blocks=1, upsampling="bicubic")
+  with pytest.raises(ValueError, match="unknown upsampling 'bicubic'"):
+    generator.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)), jnp.zeros((1, NUM_AUS)))

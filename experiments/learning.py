@@ -1,0 +1,183 @@
+"""Why the CPU demo did not learn: controlled experiments, one change each.
+
+    python -m experiments.learning --exp=lr_5e-4 [--out=workdirs/learning]
+    python -m experiments.learning --table
+
+Every experiment trains `configs/synthetic.py` with the overrides of its
+ancestry (`EXPERIMENTS`: each names its parent and the one change it makes),
+through `dftnet_jax.main`, so its command is an ordinary training command.
+The original demo recipe is pinned in `baseline`, so the experiments mean the
+same whatever `configs/synthetic.py` says today. A run's edit-suite curve
+(`workdir/eval/suite.jsonl`, written by the training loop) and wall time go
+to `experiments/learning/<name>.json`; `--table` writes the table of every
+recorded run into `experiments/LEARNING.md` between its markers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+import dataclasses
+import glob
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+from absl import app
+from absl import flags
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RECORDS = os.path.join(REPO, "experiments", "learning")
+LOG = os.path.join(REPO, "experiments", "LEARNING.md")
+TABLE_START = "<!-- learning table:start (python -m experiments.learning --table) -->"
+TABLE_END = "<!-- learning table:end -->"
+BASE_CONFIG = "configs/synthetic.py"
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+  """One change against a parent experiment.
+
+  Attributes:
+    parent: the experiment this one changes (None for the baseline).
+    change: config field → value, the overrides this experiment adds.
+    question: what the change tests.
+  """
+  parent: str | None
+  change: Mapping[str, Any]
+  question: str
+
+
+# The demo recipe the issue measured (configs/synthetic.py before the
+# learning experiments): pinned here so `baseline` stays that recipe.
+_DEMO_RECIPE = {
+    "learning_rate": 1e-4, "d_learning_rate": None, "n_critic": 5, "batch_size": 8,
+    "num_train_steps": 1500, "model.upsampling": "transpose", "model.g_width": 16,
+    "model.g_res_blocks": 2, "model.d_width": 16, "loss.cond": 4000.0,
+    "loss.au_mse": "ganimation", "loss.attention": 1.0, "loss.cycle": 10.0,
+    "loss.paired_l1": 0.0, "lr_decay_fraction": 1 / 3, "eval_every_steps": 250,
+}
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "baseline": Experiment(None, _DEMO_RECIPE, "the demo recipe as the issue measured it"),
+    "ceiling": Experiment(
+        "baseline", {"loss.paired_l1": 100.0},
+        "what the generator reaches at this budget with the ground truth as supervision"),
+    "lr_4e-4": Experiment("baseline", {"learning_rate": 4e-4},
+                          "is 1,500 steps at the paper's 1e-4 too slow for both networks?"),
+    "ttur_d_4e-4": Experiment("baseline", {"d_learning_rate": 4e-4},
+                              "does a faster critic (TTUR) read the AUs sooner?"),
+    "cond_mean": Experiment("baseline", {"loss.au_mse": "mean"},
+                            "a stronger AU signal (no division by the batch: ×8 here)"),
+    "resize": Experiment("baseline", {"model.upsampling": "resize"},
+                         "does the texture decoder's checkerboard go with resize + conv?"),
+}
+
+
+def overrides(name: str) -> dict[str, Any]:
+  """Every override of `name`: its ancestors' changes, then its own."""
+  experiment = EXPERIMENTS[name]
+  inherited = overrides(experiment.parent) if experiment.parent else {}
+  return {**inherited, **experiment.change}
+
+
+def _flag_value(value: Any) -> str:
+  return "None" if value is None else str(value)
+
+
+def command(name: str, workdir: str) -> list[str]:
+  """The training command of experiment `name`."""
+  return ([sys.executable, "-m", "dftnet_jax.main", f"--config={BASE_CONFIG}",
+           f"--workdir={workdir}"]
+          + [f"--config.{field}={_flag_value(value)}" for field, value in overrides(name).items()])
+
+
+def read_curve(workdir: str) -> list[dict[str, float]]:
+  """The edit suite's scores at each evaluation of a run."""
+  with open(os.path.join(workdir, "eval", "suite.jsonl"), encoding="utf-8") as f:
+    return [json.loads(line) for line in f if line.strip()]
+
+
+def _finished(workdir: str, num_steps: int) -> bool:
+  path = os.path.join(workdir, "eval", "suite.jsonl")
+  return os.path.exists(path) and read_curve(workdir)[-1]["step"] == num_steps
+
+
+def run(name: str, out: str) -> dict[str, Any]:
+  """Trains experiment `name` in `out/<name>` (unless it finished there) and
+  records it. Its minutes are the training loop's wall time at the last
+  evaluation (dataset, compilation, steps and evaluations)."""
+  workdir = os.path.join(out, name)
+  argv = command(name, workdir)
+  if not _finished(workdir, overrides(name)["num_train_steps"]):
+    subprocess.run(argv, cwd=REPO, check=True)
+  curve = read_curve(workdir)
+  record = {
+      "name": name, "parent": EXPERIMENTS[name].parent,
+      "change": dict(EXPERIMENTS[name].change), "question": EXPERIMENTS[name].question,
+      "command": " ".join(["python"] + argv[1:]).replace(workdir, f"workdirs/learning/{name}"),
+      "wall_min": curve[-1]["wall_s"] / 60, "curve": curve,
+  }
+  os.makedirs(RECORDS, exist_ok=True)
+  with open(os.path.join(RECORDS, f"{name}.json"), "w", encoding="utf-8") as f:
+    json.dump(record, f, indent=1, sort_keys=True)
+  return record
+
+
+def _change_text(change: Mapping[str, Any], parent: str | None) -> str:
+  if parent is None:
+    return "(the demo recipe)"
+  return ", ".join(f"{k}={_flag_value(v)}" for k, v in change.items())
+
+
+def table(records: Sequence[Mapping[str, Any]]) -> str:
+  """Markdown: one row per run, with its final gains and its gain curve."""
+  rows = ["| experiment | parent | change | gain mean | gain min | leak | worst edit |"
+          " gain at each eval | min |",
+          "|---|---|---|---|---|---|---|---|---|"]
+  for record in records:
+    last = record["curve"][-1]
+    gains = {k[:-len("/gain")]: v for k, v in last.items() if k.endswith("/gain")}
+    worst = min(gains, key=gains.get)
+    curve = " ".join(f"{point['gain_mean']:.2f}" for point in record["curve"])
+    rows.append(f"| {record['name']} | {record['parent'] or '–'} |"
+                f" {_change_text(record['change'], record['parent'])} |"
+                f" {last['gain_mean']:.3f} | {last['gain_min']:.3f} | {last['leak_mean']:.4f} |"
+                f" {worst} | {curve} | {record['wall_min']:.1f} |")
+  return "\n".join(rows) + "\n"
+
+
+def write_table(log_path: str = LOG, records_dir: str = RECORDS) -> None:
+  """Rewrites the table of `log_path` from every record in `records_dir`."""
+  records = []
+  for path in glob.glob(os.path.join(records_dir, "*.json")):
+    with open(path, encoding="utf-8") as f:
+      records.append(json.load(f))
+  order = list(EXPERIMENTS)
+  records.sort(key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
+  with open(log_path, encoding="utf-8") as f:
+    text = f.read()
+  if TABLE_START not in text or TABLE_END not in text:
+    raise ValueError(f"{log_path} has no table markers ({TABLE_START!r} … {TABLE_END!r})")
+  head, rest = text.split(TABLE_START, 1)
+  _, tail = rest.split(TABLE_END, 1)
+  with open(log_path + ".tmp", "w", encoding="utf-8") as f:
+    f.write(f"{head}{TABLE_START}\n{table(records)}{TABLE_END}{tail}")
+  os.replace(log_path + ".tmp", log_path)
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if _EXP.value:
+    if _EXP.value not in EXPERIMENTS:
+      raise app.UsageError(f"unknown experiment {_EXP.value!r}; one of {', '.join(EXPERIMENTS)}")
+    run(_EXP.value, _OUT.value)
+  write_table()
+
+
+if __name__ == "__main__":
+  _EXP = flags.DEFINE_string("exp", None, "Experiment to run (a key of EXPERIMENTS).")
+  _OUT = flags.DEFINE_string("out", "workdirs/learning", "Folder for the runs' workdirs.")
+  app.run(main)

@@ -1,0 +1,155 @@
+"""Gain and leak against hand-computed values and rendered faces; the suite."""
+
+import numpy as np
+import pytest
+
+from dftnet_jax import aus
+from dftnet_jax import edit_suite
+from dftnet_jax import faces
+from dftnet_jax import metrics
+
+
+def _face_pair(size: int = 64, edit: str = "smile"):
+  """A neutral face and the same face with a suite edit, in [0, 1]."""
+  identity = faces.sample_identity(np.random.default_rng(3))
+  source = faces.render(identity, np.zeros(aus.NUM_AUS, np.float32), size) / 255.0
+  target = edit_suite.suite_targets()[edit]
+  return source, faces.render(identity, target, size) / 255.0
+
+
+def test_changed_mask_sums_the_channels_before_the_threshold():
+  source = np.zeros((1, 3, 3))
+  truth = np.array([[[0.03, 0.03, 0.0], [0.02, 0.02, 0.02], [0.0, 0.0, 0.07]]])
+  # Sums 0.06 (not above), 0.06, 0.07: only the last pixel changed.
+  np.testing.assert_array_equal(edit_suite.changed_mask(source, truth), [[False, False, True]])
+  np.testing.assert_array_equal(edit_suite.changed_mask(source, truth, threshold=0.05),
+                                [[True, True, True]])
+
+
+def test_gain_and_leak_by_hand():
+  source = np.zeros((1, 2, 2, 3))
+  truth = source.copy()
+  truth[0, 0, 0] = 0.5   # the one changed pixel
+  edited = source.copy()
+  edited[0, 0, 0] = 0.4  # 0.1 off the truth per channel: gain 1 − 0.3/1.5
+  edited[0, 1, 1] = 0.2  # a leak of 0.6 over 3 unchanged pixels · 3 channels
+  errors = edit_suite.change_errors(source, edited, truth)
+  assert errors.gain == pytest.approx(1 - 0.3 / 1.5)
+  assert errors.leak == pytest.approx(0.6 / 9)
+  # Pooled: a second image that copies its source adds to the sums.
+  pooled = errors + edit_suite.change_errors(source, source, truth)
+  assert pooled.gain == pytest.approx(1 - (0.3 + 1.5) / 3.0)
+  assert pooled.leak == pytest.approx(0.6 / 18)
+
+
+def test_perfect_edit_gains_1_copy_0_shifted_face_below_0():
+  source, truth = _face_pair()
+  assert edit_suite.change_errors(source, truth, truth).gain == pytest.approx(1.0)
+  # Changes under the threshold are leak even for the truth: a small floor.
+  assert 0.0 < edit_suite.change_errors(source, truth, truth).leak < 1e-3
+  assert edit_suite.change_errors(source, source, truth).gain == pytest.approx(0.0)
+  # The right face misplaced by two pixels: worse than not editing.
+  shifted = np.roll(truth, 2, axis=1)
+  assert edit_suite.change_errors(source, shifted, truth).gain < 0.0
+  assert edit_suite.change_errors(source, shifted, truth).leak > 0.01
+
+
+def test_a_region_scores_only_its_pixels():
+  source, truth = _face_pair()
+  edited = np.where(np.arange(64)[:, None, None] < 32, truth, source)  # top half edited
+  top = np.zeros((64, 64), bool)
+  top[:32] = True
+  assert edit_suite.change_errors(source, edited, truth, region=top).gain == pytest.approx(1.0)
+  assert edit_suite.change_errors(source, edited, truth, region=~top).gain == pytest.approx(0.0)
+
+
+def test_mismatched_shapes_are_named():
+  with pytest.raises(ValueError, match="one shape"):
+    edit_suite.change_errors(np.zeros((2, 2, 3)), np.zeros((2, 3, 3)), np.zeros((2, 2, 3)))
+
+
+def test_every_suite_edit_changes_pixels_of_every_face():
+  suite = edit_suite.suite_faces(32, num_faces=3)
+  assert suite.sources.shape == (3, 32, 32, 3)
+  assert not np.any(suite.targets["eyes_closed"][:-1])  # AU45 alone
+  for name, truth in suite.truths.items():
+    changed = edit_suite.changed_mask(suite.sources / 255.0, truth / 255.0)
+    assert np.all(changed.sum(axis=(1, 2)) > 0), name
+
+
+def test_suite_identities_are_none_of_the_datasets():
+  from dftnet_jax.datasets import synthetic_faces  # pylint: disable=g-import-not-at-top
+  suite = edit_suite.suite_faces(16, num_faces=4)
+  config = synthetic_faces.make_config(16, num_train=50, num_test=50)
+  for split in ("train", "test"):
+    for index in range(50):
+      identity = synthetic_faces.make_example(config, split, index)["identity"]
+      assert not np.any(np.all(np.isclose(suite.identities, identity), axis=1))
+
+
+def _lookup_editor(suite):
+  """An editor that returns the suite's truth for the targets it is given."""
+  by_target = {tuple(t): suite.truths[name] for name, t in suite.targets.items()}
+  return lambda sources, targets: by_target[tuple(targets[0])][:len(sources)] / 255.0
+
+
+def test_score_suite_of_an_oracle_and_of_copying():
+  suite = edit_suite.suite_faces(32, num_faces=2)
+  regions = metrics.region_masks(suite.identities, 32)
+  oracle = edit_suite.score_suite(_lookup_editor(suite), suite, regions=regions,
+                                  read_aus=lambda images: np.zeros((len(images), aus.NUM_AUS)))
+  copy = edit_suite.score_suite(lambda sources, targets: sources / 255.0, suite)
+  for name in edit_suite.SUITE:
+    assert oracle[f"{name}/gain"] == pytest.approx(1.0)
+    assert oracle[f"{name}/leak"] < 2e-3
+    assert copy[f"{name}/gain"] == pytest.approx(0.0)
+    expected_au_error = np.mean(suite.targets[name])  # the reader answers 0
+    for label in ("", "_truth", "_copy"):
+      assert oracle[f"{name}/au_error{label}"] == pytest.approx(expected_au_error)
+  assert oracle["gain_mean"] == pytest.approx(1.0) and oracle["gain_min"] == pytest.approx(1.0)
+  assert copy["gain_mean"] == pytest.approx(0.0) and copy["leak_mean"] == 0.0
+  assert oracle["gain_eyes_mean"] == pytest.approx(1.0)
+  assert oracle["gain_mouth_mean"] == pytest.approx(1.0)
+  # Eyes closed changes nothing in the mouth: no mouth gain for it.
+  assert "eyes_closed/gain_mouth" not in oracle
+  assert oracle["au_error_mean"] == pytest.approx(
+      np.mean([np.mean(t) for t in suite.targets.values()]))
+
+
+def test_generator_edit_fn_converts_ranges():
+  calls = []
+
+  def generate(params, images, targets):
+    calls.append((params, images.min(), images.max(), targets.dtype))
+    return -images  # in [-1, 1]: the negative image
+
+  edit = edit_suite.generator_edit_fn(generate, "params")
+  sources = np.array([[[[0, 255, 51]]]], np.uint8)
+  np.testing.assert_allclose(edit(sources, np.zeros((1, aus.NUM_AUS))),
+                             [[[[1.0, 0.0, 0.8]]]])
+  assert calls == [("params", -1.0, 1.0, np.float32)]
+
+
+def test_suite_figure_rows_are_source_then_edit_and_truth():
+  suite = edit_suite.suite_faces(16, num_faces=3)
+  figure = edit_suite.suite_figure(_lookup_editor(suite), suite, num_faces=2,
+                                   edits=("smile", "jaw_drop"))
+  assert figure.shape == (32, 5 * 16, 3) and figure.dtype == np.uint8
+  np.testing.assert_array_equal(figure[16:32, :16], suite.sources[1])
+  # The oracle's edit equals the truth beside it.
+  np.testing.assert_array_equal(figure[:16, 48:64], suite.truths["jaw_drop"][0])
+  np.testing.assert_array_equal(figure[:16, 64:80], suite.truths["jaw_drop"][0])
+
+
+def test_au_error_reads_the_edit_the_truth_and_the_source():
+  suite = edit_suite.suite_faces(16, num_faces=2)
+  brightness = lambda images: np.repeat(images.mean(axis=(1, 2, 3))[:, None], aus.NUM_AUS, 1)
+  copy = edit_suite.score_suite(lambda sources, targets: sources / 255.0, suite,
+                                read_aus=brightness)
+  oracle = edit_suite.score_suite(_lookup_editor(suite), suite, read_aus=brightness)
+  target = suite.targets["jaw_drop"]
+  expected_copy = np.mean([np.mean(np.abs(s.mean() / 255.0 - target)) for s in suite.sources])
+  assert copy["jaw_drop/au_error"] == pytest.approx(expected_copy)
+  assert copy["jaw_drop/au_error_copy"] == pytest.approx(expected_copy)
+  assert oracle["jaw_drop/au_error"] == pytest.approx(oracle["jaw_drop/au_error_truth"])
+  assert oracle["jaw_drop/au_error"] != pytest.approx(expected_copy)

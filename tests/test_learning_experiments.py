@@ -1,0 +1,53 @@
+"""experiments/learning.py: overrides by ancestry, commands, the log's table."""
+
+import json
+
+import pytest
+
+from configs import synthetic
+from experiments import learning
+
+
+def test_every_experiment_overrides_only_existing_fields_and_knows_its_parent():
+  config = synthetic.get_config()
+  for name, experiment in learning.EXPERIMENTS.items():
+    assert experiment.parent is None or experiment.parent in learning.EXPERIMENTS, name
+    for field in learning.overrides(name):
+      node = config
+      for part in field.split("."):
+        assert part in node, f"{name}: no config field {field}"
+        node = node[part]
+
+
+def test_a_child_inherits_its_ancestry_and_overrides_last(monkeypatch):
+  experiments = {
+      "a": learning.Experiment(None, {"x": 1, "y": 2}, "root"),
+      "b": learning.Experiment("a", {"y": 3}, "change y"),
+      "c": learning.Experiment("b", {"z": None}, "add z"),
+  }
+  monkeypatch.setattr(learning, "EXPERIMENTS", experiments)
+  assert learning.overrides("c") == {"x": 1, "y": 3, "z": None}
+  assert learning.command("c", "/w")[-3:] == ["--config.x=1", "--config.y=3", "--config.z=None"]
+
+
+def test_table_is_written_between_the_markers(tmp_path):
+  records = tmp_path / "records"
+  records.mkdir()
+  curve = [{"step": 250, "gain_mean": 0.1, "gain_min": -0.2, "leak_mean": 0.02,
+            "smile/gain": -0.2, "frown/gain": 0.4},
+           {"step": 500, "gain_mean": 0.3, "gain_min": 0.1, "leak_mean": 0.01,
+            "smile/gain": 0.1, "frown/gain": 0.5}]
+  (records / "baseline.json").write_text(json.dumps(
+      {"name": "baseline", "parent": None, "change": {"lr": 1}, "wall_min": 12.5,
+       "curve": curve}))
+  log = tmp_path / "LOG.md"
+  log.write_text(f"intro\n{learning.TABLE_START}\nold\n{learning.TABLE_END}\nend\n")
+  learning.write_table(str(log), str(records))
+  text = log.read_text()
+  assert "old" not in text and text.startswith("intro") and text.endswith("end\n")
+  [row] = [line for line in text.splitlines() if line.startswith("| baseline")]
+  assert row == ("| baseline | – | (the demo recipe) | 0.300 | 0.100 | 0.0100 | smile |"
+                 " 0.10 0.30 | 12.5 |")
+  log.write_text("no markers\n")
+  with pytest.raises(ValueError, match="no table markers"):
+    learning.write_table(str(log), str(records))
