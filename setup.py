@@ -34,7 +34,9 @@ setup(
     ],
     extras_require={
         # scipy is the independent reference for the warp tests.
-        "test": ["pytest>=8", "scipy>=1.13", "opencv-python-headless<5"],
+        "test": ["pytest>=8", "scipy>=1.13", "opencv-python-headless<5", "matplotlib>=3.8"],
+        # The experiments' curve figures (experiments/plot_curves.py).
+        "plots": ["matplotlib>=3.8"],
         # Face detection for crop_faces and the editing CLI (OpenCV 5 drops
         # the bundled Haar cascades).
         "data": ["opencv-python-headless<5"],

@@ -38,6 +38,10 @@ def get_model_config() -> ml_collections.ConfigDict:
   # The decoders' ×2 upsampling: 'transpose' (4×4 stride-2 transposed conv,
   # the paper's) or 'resize' (nearest ×2 + 3×3 conv; no checkerboard).
   model.upsampling = "transpose"
+  # DFT-Net's texture: False draws it outright (the paper); True draws a
+  # change to the source from a head that starts at zero (see
+  # models.Generator).
+  model.texture_residual = False
   return model
 
 
@@ -67,6 +71,11 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # predicted). The paper gives none; in normalised units its 1e-4 is
   # (W/2)² times weaker and leaves the flow noisy.
   loss.tv_units = "pixels"
+  # DFT-Net: weight of the mean L1 total variation of the texture's change
+  # B − X on the edit pass (losses.texture_change_tv). Not in the paper
+  # (0 there); it stops the texture from drawing stripes that fool the
+  # critic's AU head.
+  loss.texture_tv = 0.0
   # The ceiling, never a default: weight of the L1 between the edit and the
   # ground truth (the same synthetic face drawn with the target AUs), paired
   # supervision the GAN recipe does not have. It shows what the generator can

@@ -31,8 +31,14 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.image_size = 128
   # §2.1 / Fig. 2: DFT-Net's two decoders (not an ablation).
   config.model.variant = "dftnet"
+  # GANimation's decoder, which the paper builds on: stride-2 transposed
+  # convolutions; §2.1: the texture decoder synthesises B itself.
+  config.model.upsampling = "transpose"
+  config.model.texture_residual = False
   # §3.1: "Adam with learning rate of 0.0001, beta1 = 0.5, beta2 = 0.999".
   config.learning_rate = 1e-4
+  # The same optimiser for both networks (no separate critic rate).
+  config.d_learning_rate = None
   config.adam_b1 = 0.5
   config.adam_b2 = 0.999
   config.batch_size = _BATCH_SIZE
@@ -48,6 +54,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.tv = 1e-4
   config.loss.cond = 4000.0
   config.loss.cycle = 10.0
+  # Not in the paper: no texture smoothness term; no paired supervision
+  # (EmotioNet has no ground truth).
+  config.loss.texture_tv = 0.0
+  config.loss.paired_l1 = 0.0
   # §3.1: "The target AUs are firstly sampled from the whole training set";
   # GANimation adds U(-0.1, 0.1) noise.
   config.target_au_noise = 0.1

@@ -37,10 +37,11 @@ from dftnet_jax import faces
 CHANGE_THRESHOLD: float = 0.06
 
 # The fixed edits from a neutral face: single actions first, then the six
-# emotion prototypes of `aus.EMOTIONS`.
+# emotion prototypes of `aus.EMOTIONS` (whose "happy" is the full smile,
+# AU6 0.8 + AU12 1.0; "smile" here is a milder one).
 SUITE: dict[str, dict[str, float]] = {
     "eyes_closed": {"AU45": 1.0},
-    "smile": {"AU6": 0.8, "AU12": 1.0},
+    "smile": {"AU6": 0.5, "AU12": 0.8},
     "jaw_drop": {"AU25": 1.0, "AU26": 1.0},
     "brows_up": {"AU1": 1.0, "AU2": 1.0, "AU5": 0.8},
     "frown": {"AU4": 1.0, "AU7": 0.8},

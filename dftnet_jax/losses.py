@@ -115,6 +115,18 @@ def flow_tv(flow: jax.Array, *, reduction: str = "sum", units: str = "normalised
   raise ValueError(f"flow TV reduction must be 'sum' or 'mean', got {reduction!r}")
 
 
+def texture_change_tv(texture: jax.Array, source: jax.Array) -> jax.Array:
+  """Mean L1 total variation of the texture's change, B − X.
+
+  A stripe or checkerboard drawn over the face changes sign every pixel and
+  costs the most; an edge of a real edit (the mouth's opening) costs once
+  along its length. The critic's AU head is fooled early by such patterns,
+  and the generator learns them first unless they cost something.
+  """
+  dy, dx = _differences(texture - source)
+  return jnp.mean(jnp.abs(dy)) + jnp.mean(jnp.abs(dx))
+
+
 def attention_dftnet(attention: jax.Array) -> jax.Array:
   """−mean(A) (paper eq. 10): rewards using the warped source, so the flow
   path cannot collapse to Φ = 0 with the texture doing all the work."""

@@ -176,6 +176,12 @@ class Generator(nn.Module):
     dtype: the convolutions' compute dtype ('float32' or 'bfloat16');
       parameters, the warp and the composition stay float32.
     upsampling: the decoders' ×2 upsampling, one of `UPSAMPLINGS`.
+    texture_residual: DFT-Net only. False: the texture decoder draws B
+      outright (tanh), as the paper's. True: it draws a change to the
+      source, B = clip(X + tanh(·), −1, 1), from a head that starts at zero:
+      the first edits are the source itself rather than the untrained
+      decoder's noise blended in wherever the attention is below 1, and the
+      decoder learns only what the expression changes.
   """
   variant: str = "dftnet"
   width: int = 64
@@ -183,6 +189,7 @@ class Generator(nn.Module):
   conv_impl: str = "auto"
   dtype: str = "float32"
   upsampling: str = "transpose"
+  texture_residual: bool = False
 
   @nn.compact
   def __call__(self, image: jax.Array, target_aus: jax.Array) -> GeneratorOutput:
@@ -203,7 +210,12 @@ class Generator(nn.Module):
       return GeneratorOutput(aligned, aligned, None, None, flow)
     flow, attention = decoder((_FLOW, _ATTENTION), zero_init_heads=True,
                               name="flow_decoder")(latent, skips)
-    (texture,) = decoder((_COLOUR,), skips=True, name="texture_decoder")(latent, skips)
+    if self.texture_residual:
+      (change,) = decoder((_COLOUR,), skips=True, zero_init_heads=True,
+                          name="texture_decoder")(latent, skips)
+      texture = jnp.clip(image + change, -1.0, 1.0)
+    else:
+      (texture,) = decoder((_COLOUR,), skips=True, name="texture_decoder")(latent, skips)
     aligned = warp_lib.warp(image, flow)
     return GeneratorOutput(compose(aligned, texture, attention), aligned, texture, attention, flow)
 
@@ -269,13 +281,15 @@ class Discriminator(nn.Module):
 def create_generator(config: ml_collections.ConfigDict) -> Generator:
   """The generator described by a model config (see configs/default.py).
 
-  A config without `dtype` or `upsampling` (saved before they existed)
-  computes in float32 and upsamples by transposed convs.
+  A config without `dtype`, `upsampling` or `texture_residual` (saved before
+  they existed) computes in float32, upsamples by transposed convs and draws
+  the texture outright.
   """
   return Generator(variant=config.variant, width=config.g_width,
                    num_res_blocks=config.g_res_blocks, conv_impl=config.conv_impl,
                    dtype=config.get("dtype", "float32"),
-                   upsampling=config.get("upsampling", "transpose"))
+                   upsampling=config.get("upsampling", "transpose"),
+                   texture_residual=config.get("texture_residual", False))
 
 
 def create_discriminator(config: ml_collections.ConfigDict) -> Discriminator:

@@ -197,6 +197,9 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
     terms["g_tv"] = (cfg.tv, sum(losses.flow_tv(o.flow, reduction=cfg.tv_reduction,
                                                  units=cfg.tv_units)
                                  for o in passes) / 2)
+  if cfg.get("texture_tv") and config.model.variant == "dftnet":
+    terms["g_texture_tv"] = (cfg.texture_tv,
+                             losses.texture_change_tv(edited.texture, batch["image"]))
   if edited.attention is not None:
     if config.model.variant == "ganimation":
       # GANimation sums the mask's smoothness over the whole batch; this device

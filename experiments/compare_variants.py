@@ -3,15 +3,18 @@
     python -m experiments.compare_variants --config=configs/synthetic.py \
         --out=workdirs/compare [--seeds=3]
 
-Trains each generator variant (DFT-Net, GANimation, warp-only) with the same
+Trains each generator variant (DFT-Net, GANimation, warp-only, and the
+ceiling: DFT-Net with the paired L1 to the ground truth) with the same
 budget (`--config`, e.g. the CPU demo; `--config.field=value` overrides as in
-`dftnet_jax.main`) for every seed, evaluates the
-final checkpoint (`dftnet_jax.evaluation`), and writes:
+`dftnet_jax.main`) for every seed, evaluates the final checkpoint
+(`dftnet_jax.evaluation`: the edit suite's gain and leak, in the eyes and the
+mouth, and the AU error of the edits through the independent AU reader,
+fit first and cached), and writes:
 
 * `docs/results.json`: every run's metrics and wall time;
 * `docs/results.md`: the table (mean ± sample standard deviation over
   seeds), also written into README.md between its results markers;
-* `docs/results_<variant>_fig{3,4,5}.png`: the first seed's figures.
+* `docs/results_<variant>_{fig3,fig4,fig5,suite}.png`: the first seed's figures.
 
 Runs already finished in `--out` are evaluated again, not retrained (a killed
 command resumes where it stopped; a resumed run's time is its last part's).
@@ -33,6 +36,7 @@ from absl import logging
 from ml_collections import config_flags
 
 from dftnet_jax import allocator
+from dftnet_jax import au_reader
 from dftnet_jax import evaluation
 from dftnet_jax import models
 from dftnet_jax import train
@@ -48,7 +52,10 @@ def define_flags() -> None:
                                   lock_config=True)
   flags.DEFINE_string("out", "workdirs/compare", "Folder for the runs' workdirs.")
   flags.DEFINE_integer("seeds", 1, "Seeds per variant (0, 1, ...).")
-  flags.DEFINE_list("variants", list(models.VARIANTS), "Generator variants to compare.")
+  flags.DEFINE_list("variants", list(models.VARIANTS) + [CEILING],
+                    "Generator variants to compare; 'ceiling' is DFT-Net with the paired L1.")
+  flags.DEFINE_bool("au_reader", True,
+                    "Fit the independent AU reader first (once; cached) for the AU error.")
   flags.DEFINE_string("docs", "docs", "Where the table, JSON and figures go.")
   flags.DEFINE_string("readme", "README.md", "README whose results section is replaced.")
   flags.mark_flags_as_required(["config"])
@@ -56,21 +63,34 @@ def define_flags() -> None:
 
 README_START = "<!-- results:start (written by experiments/compare_variants.py) -->"
 README_END = "<!-- results:end -->"
-# (column, metric, format): lower is better for L1 and errors, higher for PSNR.
+# The ceiling's row: DFT-Net with the paired L1 to the ground truth
+# (`config.loss.paired_l1`), what the generator reaches with supervision.
+CEILING = "ceiling"
+CEILING_PAIRED_L1 = 100.0
+# (column, metric, format, the copy-the-source row's value: a metric, a
+# number, or None for no value). Gains: higher is better; the rest lower.
 COLUMNS = (
-    ("face L1", "edit_l1", "{:.4f}"), ("face PSNR", "edit_psnr", "{:.2f}"),
-    ("eyes L1", "edit_eyes_l1", "{:.4f}"), ("eyes PSNR", "edit_eyes_psnr", "{:.2f}"),
-    ("mouth L1", "edit_mouth_l1", "{:.4f}"), ("mouth PSNR", "edit_mouth_psnr", "{:.2f}"),
-    ("cycle L1", "cycle_l1", "{:.4f}"), ("AU MSE", "edit_au_mse", "{:.4f}"),
-    ("mean A", "mean_attention", "{:.3f}"),
+    ("suite gain", "suite/gain_mean", "{:.3f}", 0.0),
+    ("worst edit", "suite/gain_min", "{:.3f}", 0.0),
+    ("eyes gain", "suite/gain_eyes_mean", "{:.3f}", 0.0),
+    ("mouth gain", "suite/gain_mouth_mean", "{:.3f}", 0.0),
+    ("suite leak", "suite/leak_mean", "{:.4f}", 0.0),
+    ("test gain", "gain", "{:.3f}", 0.0),
+    ("AU error", "suite/au_error_mean", "{:.3f}", "suite/au_error_copy_mean"),
+    ("face L1", "edit_l1", "{:.4f}", "copy_l1"),
+    ("cycle L1", "cycle_l1", "{:.4f}", None),
+    ("mean A", "mean_attention", "{:.3f}", None),
 )
-FIGURES = ("fig3_eyelids", "fig4_intermediates", "fig5_interpolation")
+FIGURES = ("fig3_eyelids", "fig4_intermediates", "fig5_interpolation", "suite")
 
 
 def run(variant: str, seed: int) -> dict[str, float]:
-  """Trains (or resumes) one run and evaluates its final checkpoint."""
+  """Trains (or resumes) one run and evaluates its final checkpoint; the
+  `CEILING` row is DFT-Net with the paired L1."""
   config = copy.deepcopy(FLAGS.config)
-  config.model.variant = variant
+  config.model.variant = "dftnet" if variant == CEILING else variant
+  if variant == CEILING:
+    config.loss.paired_l1 = CEILING_PAIRED_L1
   config.seed = seed
   workdir = os.path.join(FLAGS.out, f"{variant}_seed{seed}")
   # Written when training ends: its presence marks a finished run.
@@ -94,19 +114,21 @@ def _cell(values: Sequence[float], fmt: str) -> str:
 
 def table(runs: Mapping[str, Sequence[Mapping[str, float]]]) -> str:
   """Markdown: one row per variant, then the copy-the-source baseline."""
-  header = "| variant | seeds | " + " | ".join(c for c, _, _ in COLUMNS) + " | train min |"
+  header = "| variant | seeds | " + " | ".join(c for c, _, _, _ in COLUMNS) + " | train min |"
   rule = "|" + "---|" * (len(COLUMNS) + 3)
   rows = [header, rule]
   for variant, results in runs.items():
     cells = [_cell([r[metric] for r in results], fmt) if metric in results[0] else "–"
-             for _, metric, fmt in COLUMNS]
+             for _, metric, fmt, _ in COLUMNS]
     minutes = _cell([r["train_s"] / 60 for r in results], "{:.1f}")
     rows.append(f"| {variant} | {len(results)} | " + " | ".join(cells) + f" | {minutes} |")
   first = next(iter(runs.values()))[0]
-  baseline = [fmt.format(first[metric.replace("edit", "copy", 1)])
-              if metric.startswith("edit_") and not metric.endswith("_au_mse") else "–"
-              for _, metric, fmt in COLUMNS]
-  rows.append("| copy the source | – | " + " | ".join(baseline) + " | – |")
+  copy_cells = []
+  for _, _, fmt, copy_value in COLUMNS:
+    if isinstance(copy_value, str):
+      copy_value = first.get(copy_value)
+    copy_cells.append("–" if copy_value is None else fmt.format(copy_value))
+  rows.append("| copy the source | – | " + " | ".join(copy_cells) + " | – |")
   return "\n".join(rows) + "\n"
 
 
@@ -131,6 +153,9 @@ def main(argv: list[str]) -> None:
   with open(FLAGS.readme, encoding="utf-8") as f:
     replace_section(f.read(), "", FLAGS.readme)  # no markers: fail before training
   allocator.retain_freed_memory()
+  if FLAGS.au_reader:
+    # Fit (or load) the independent AU reader before any evaluation uses it.
+    au_reader.load_or_train(FLAGS.config.model.image_size)
   runs = {variant: [run(variant, seed) for seed in range(FLAGS.seeds)]
           for variant in FLAGS.variants}
   os.makedirs(FLAGS.docs, exist_ok=True)

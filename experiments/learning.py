@@ -52,11 +52,12 @@ class Experiment:
 # The demo recipe the issue measured (configs/synthetic.py before the
 # learning experiments): pinned here so `baseline` stays that recipe.
 _DEMO_RECIPE = {
-    "learning_rate": 1e-4, "d_learning_rate": None, "n_critic": 5, "batch_size": 8,
+    "learning_rate": 1e-4, "d_learning_rate": 1e-4, "n_critic": 5, "batch_size": 8,
     "num_train_steps": 1500, "model.upsampling": "transpose", "model.g_width": 16,
     "model.g_res_blocks": 2, "model.d_width": 16, "loss.cond": 4000.0,
     "loss.au_mse": "ganimation", "loss.attention": 1.0, "loss.cycle": 10.0,
     "loss.paired_l1": 0.0, "lr_decay_fraction": 1 / 3, "eval_every_steps": 250,
+    "model.texture_residual": False, "loss.texture_tv": 0.0,
 }
 
 EXPERIMENTS: dict[str, Experiment] = {
@@ -64,7 +65,7 @@ EXPERIMENTS: dict[str, Experiment] = {
     "ceiling": Experiment(
         "baseline", {"loss.paired_l1": 100.0},
         "what the generator reaches at this budget with the ground truth as supervision"),
-    "lr_4e-4": Experiment("baseline", {"learning_rate": 4e-4},
+    "lr_4e-4": Experiment("baseline", {"learning_rate": 4e-4, "d_learning_rate": 4e-4},
                           "is 1,500 steps at the paper's 1e-4 too slow for both networks?"),
     "ttur_d_4e-4": Experiment("baseline", {"d_learning_rate": 4e-4},
                               "does a faster critic (TTUR) read the AUs sooner?"),
@@ -72,6 +73,20 @@ EXPERIMENTS: dict[str, Experiment] = {
                             "a stronger AU signal (no division by the batch: ×8 here)"),
     "resize": Experiment("baseline", {"model.upsampling": "resize"},
                          "does the texture decoder's checkerboard go with resize + conv?"),
+    "texture_residual": Experiment(
+        "baseline", {"model.texture_residual": True},
+        "does a texture drawn as a change to the source (zero at first) stop the leak?"),
+    "residual_tv_resize": Experiment(
+        "residual_tv", {"model.upsampling": "resize"},
+        "does resize + conv take the checkerboard's last traces?"),
+    "residual_tv": Experiment(
+        "texture_residual", {"loss.texture_tv": 100.0},
+        "the residual texture's change is a stripe pattern: does a price on its total"
+        " variation stop it?"),
+    "residual_tv_resize_lr_4e-4": Experiment(
+        "residual_tv_resize", {"learning_rate": 4e-4, "d_learning_rate": 4e-4},
+        "with the texture's stripes priced, does the faster rate keep its faster warp"
+        " (lr_4e-4 closed the eyes best of all at step 250)?"),
 }
 
 
@@ -99,25 +114,50 @@ def read_curve(workdir: str) -> list[dict[str, float]]:
     return [json.loads(line) for line in f if line.strip()]
 
 
+def rescore(workdir: str) -> list[dict[str, Any]]:
+  """The run's curve with its kept checkpoints scored again by today's
+  suite (marked 'rescored'): a run recorded before the suite changed keeps
+  its other points as they were measured."""
+  import jax  # pylint: disable=g-import-not-at-top
+  from dftnet_jax import edit as edit_lib  # pylint: disable=g-import-not-at-top
+  from dftnet_jax import edit_suite  # pylint: disable=g-import-not-at-top
+  curve = read_curve(workdir)
+  for point in curve:
+    try:
+      model = edit_lib.load_params(workdir, step=point["step"])
+    except FileNotFoundError:  # not kept
+      continue
+    generator = model.generator
+    generate = jax.jit(lambda p, x, t: generator.apply({"params": p}, x, t).image)
+    suite = edit_suite.suite_faces(model.image_size)
+    scores = edit_suite.score_suite(edit_suite.generator_edit_fn(generate, model.params), suite)
+    point.update(scores, rescored=True)
+  return curve
+
+
 def _finished(workdir: str, num_steps: int) -> bool:
   path = os.path.join(workdir, "eval", "suite.jsonl")
   return os.path.exists(path) and read_curve(workdir)[-1]["step"] == num_steps
 
 
-def run(name: str, out: str) -> dict[str, Any]:
+def run(name: str, out: str, again: bool = False, stopped: bool = False) -> dict[str, Any]:
   """Trains experiment `name` in `out/<name>` (unless it finished there) and
-  records it. Its minutes are the training loop's wall time at the last
-  evaluation (dataset, compilation, steps and evaluations)."""
+  records it; `again`: with its kept checkpoints scored again (`rescore`);
+  `stopped`: records a run stopped early as it stands, without training.
+  Its minutes are the training loop's wall time at the last evaluation
+  (dataset, compilation, steps and evaluations)."""
   workdir = os.path.join(out, name)
   argv = command(name, workdir)
-  if not _finished(workdir, overrides(name)["num_train_steps"]):
+  num_steps = overrides(name)["num_train_steps"]
+  if not (_finished(workdir, num_steps) or stopped):
     subprocess.run(argv, cwd=REPO, check=True)
-  curve = read_curve(workdir)
+  curve = rescore(workdir) if again else read_curve(workdir)
   record = {
       "name": name, "parent": EXPERIMENTS[name].parent,
       "change": dict(EXPERIMENTS[name].change), "question": EXPERIMENTS[name].question,
       "command": " ".join(["python"] + argv[1:]).replace(workdir, f"workdirs/learning/{name}"),
       "wall_min": curve[-1]["wall_s"] / 60, "curve": curve,
+      "stopped": curve[-1]["step"] < num_steps,
   }
   os.makedirs(RECORDS, exist_ok=True)
   with open(os.path.join(RECORDS, f"{name}.json"), "w", encoding="utf-8") as f:
@@ -140,8 +180,10 @@ def table(records: Sequence[Mapping[str, Any]]) -> str:
     last = record["curve"][-1]
     gains = {k[:-len("/gain")]: v for k, v in last.items() if k.endswith("/gain")}
     worst = min(gains, key=gains.get)
-    curve = " ".join(f"{point['gain_mean']:.2f}" for point in record["curve"])
-    rows.append(f"| {record['name']} | {record['parent'] or '–'} |"
+    curve = " ".join(f"{point['gain_mean']:.2f}{'*' if point.get('rescored') else ''}"
+                     for point in record["curve"])
+    name = record["name"] + (f" (stopped at {last['step']})" if record.get("stopped") else "")
+    rows.append(f"| {name} | {record['parent'] or '–'} |"
                 f" {_change_text(record['change'], record['parent'])} |"
                 f" {last['gain_mean']:.3f} | {last['gain_min']:.3f} | {last['leak_mean']:.4f} |"
                 f" {worst} | {curve} | {record['wall_min']:.1f} |")
@@ -173,11 +215,15 @@ def main(argv: list[str]) -> None:
   if _EXP.value:
     if _EXP.value not in EXPERIMENTS:
       raise app.UsageError(f"unknown experiment {_EXP.value!r}; one of {', '.join(EXPERIMENTS)}")
-    run(_EXP.value, _OUT.value)
+    run(_EXP.value, _OUT.value, _RESCORE.value, _STOPPED.value)
   write_table()
 
 
 if __name__ == "__main__":
   _EXP = flags.DEFINE_string("exp", None, "Experiment to run (a key of EXPERIMENTS).")
   _OUT = flags.DEFINE_string("out", "workdirs/learning", "Folder for the runs' workdirs.")
+  _RESCORE = flags.DEFINE_bool("rescore", False,
+                               "Score a finished run's kept checkpoints again with today's suite.")
+  _STOPPED = flags.DEFINE_bool("stopped", False,
+                               "Record a run stopped early (its curve so far); no training.")
   app.run(main)

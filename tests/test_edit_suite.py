@@ -153,3 +153,8 @@ def test_au_error_reads_the_edit_the_truth_and_the_source():
   assert copy["jaw_drop/au_error_copy"] == pytest.approx(expected_copy)
   assert oracle["jaw_drop/au_error"] == pytest.approx(oracle["jaw_drop/au_error_truth"])
   assert oracle["jaw_drop/au_error"] != pytest.approx(expected_copy)
+
+
+def test_suite_edits_are_distinct():
+  targets = [tuple(t) for t in edit_suite.suite_targets().values()]
+  assert len(set(targets)) == len(targets) == 11

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from dftnet_jax import au_reader
 from experiments import compare_variants
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -17,26 +18,38 @@ def test_compare_variants_writes_table_figures_and_readme_section(tmp_path):
   readme.write_text(f"# Title\n\n{compare_variants.README_START}\nold\n"
                     f"{compare_variants.README_END}\n\nafter\n", encoding="utf-8")
   docs = tmp_path / "docs"
+  # A small AU reader in a cache of the test's own, so the run finds it fit.
+  cache = tmp_path / "cache"
+  au_reader.load_or_train(16, str(cache), au_reader.Recipe(num_fit=200, num_validation=50,
+                                                          num_test=50))
+  env = {**os.environ, "DFTNET_JAX_CACHE": str(cache)}
   command = [sys.executable, "-m", "experiments.compare_variants",
              f"--config={os.path.join(REPO, 'configs', 'tiny.py')}",
              f"--config.data_dir={tmp_path / 'tfds'}", "--config.num_train_steps=2",
-             "--variants=dftnet,warp_only", f"--out={tmp_path / 'runs'}", f"--docs={docs}",
+             "--variants=dftnet,warp_only,ceiling", f"--out={tmp_path / 'runs'}", f"--docs={docs}",
              f"--readme={readme}"]
-  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env)
   assert result.returncode == 0, result.stderr[-5000:]
 
   text = readme.read_text(encoding="utf-8")
   assert "old" not in text and text.startswith("# Title") and text.endswith("after\n")
   rows = [line for line in text.splitlines() if line.startswith("| ")]
   assert [row.split(" | ")[0] for row in rows] == ["| variant", "| dftnet", "| warp_only",
-                                                   "| copy the source"]
+                                                   "| ceiling", "| copy the source"]
   runs = json.loads((docs / "results.json").read_text(encoding="utf-8"))
-  assert set(runs) == {"dftnet", "warp_only"}
+  assert set(runs) == {"dftnet", "warp_only", "ceiling"}
   dftnet = runs["dftnet"][0]
   # The table shows the run's numbers; warp-only has no attention.
-  assert f"{dftnet['edit_l1']:.4f}" in rows[1] and f"{dftnet['copy_l1']:.4f}" in rows[3]
+  cells = rows[1].split(" | ")
+  assert cells[2] == f"{dftnet['suite/gain_mean']:.3f}"
+  assert f"{dftnet['suite/au_error_mean']:.3f}" in cells
+  copy_cells = rows[4].split(" | ")
+  assert copy_cells[2] == "0.000" and f"{dftnet['copy_l1']:.4f}" in copy_cells
+  assert f"{dftnet['suite/au_error_copy_mean']:.3f}" in copy_cells
   assert "mean_attention" in dftnet and "mean_attention" not in runs["warp_only"][0]
   assert rows[2].split(" | ")[-2] == "–"
+  # The ceiling trained with the paired L1: its loss has the term.
+  assert "g_paired_l1" in runs["ceiling"][0] and "g_paired_l1" not in dftnet
   for variant in runs:
     for name in compare_variants.FIGURES:
       assert (docs / f"results_{variant}_{name}.png").stat().st_size > 0
@@ -44,7 +57,7 @@ def test_compare_variants_writes_table_figures_and_readme_section(tmp_path):
   # Run again: finished runs are evaluated, not retrained.
   timing = tmp_path / "runs" / "dftnet_seed0" / "train_seconds.json"
   before = timing.read_text(encoding="utf-8")
-  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True)
+  result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, env=env)
   assert result.returncode == 0, result.stderr[-5000:]
   assert timing.read_text(encoding="utf-8") == before
 

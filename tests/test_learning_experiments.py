@@ -51,3 +51,15 @@ def test_table_is_written_between_the_markers(tmp_path):
   log.write_text("no markers\n")
   with pytest.raises(ValueError, match="no table markers"):
     learning.write_table(str(log), str(records))
+
+
+def test_plot_curves_draws_a_png_and_names_missing_runs(tmp_path):
+  from experiments import plot_curves  # pylint: disable=g-import-not-at-top
+  record = {"name": "a", "curve": [{"step": 250, "gain_mean": 0.1, "gain_min": -0.1},
+                                   {"step": 500, "gain_mean": 0.4, "gain_min": 0.2}]}
+  (tmp_path / "a.json").write_text(json.dumps(record))
+  out = tmp_path / "figs" / "curves.png"
+  plot_curves.plot(plot_curves.load_records(["a"], str(tmp_path)), str(out))
+  assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+  with pytest.raises(FileNotFoundError, match="no record of run 'b'"):
+    plot_curves.load_records(["a", "b"], str(tmp_path))

@@ -130,3 +130,20 @@ def test_au_cycle_and_attention_terms():
   np.testing.assert_allclose(
       losses.attention_ganimation(a, mean_weight=0.1, smooth_weight=1e-2),
       0.1 * a.mean() + 1e-2 * tv, rtol=1e-5)
+
+
+def test_texture_change_tv_by_hand():
+  source = jnp.zeros((1, 2, 3, 1))
+  # Change [[0, 1, 0], [0, 0, 0]]: |dy| = 0, 1, 0 over 3; |dx| = 1, 1, 0, 0 over 4.
+  texture = jnp.array([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0]]).reshape(1, 2, 3, 1) + source
+  np.testing.assert_allclose(losses.texture_change_tv(texture, source), 1 / 3 + 2 / 4)
+  # Only the change counts: the same change over another source costs the same.
+  other = jnp.full((1, 2, 3, 1), 0.3)
+  np.testing.assert_allclose(losses.texture_change_tv(texture + other, other), 1 / 3 + 2 / 4,
+                             rtol=1e-6)
+  # A stripe pattern costs more than a block of the same total change.
+  rows = lambda row: jnp.tile(row, (2, 1)).reshape(1, 2, 8, 1)
+  stripes = rows(jnp.tile(jnp.array([0.0, 1.0]), 4))
+  block = rows(jnp.concatenate([jnp.zeros(4), jnp.ones(4)]))
+  zeros = jnp.zeros((1, 2, 8, 1))
+  assert losses.texture_change_tv(stripes, zeros) > 5 * losses.texture_change_tv(block, zeros)

@@ -458,3 +458,22 @@ def test_unknown_upsampling_is_named():
   generator = models.Generator(width=4, num_res_blocks=1, upsampling="bicubic")
   with pytest.raises(ValueError, match="unknown upsampling 'bicubic'"):
     generator.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)), jnp.zeros((1, NUM_AUS)))
+
+
+def test_residual_texture_starts_as_the_source_and_adds_a_clipped_change():
+  residual = models.Generator(width=4, num_res_blocks=1, texture_residual=True,
+                              conv_impl="native")
+  images, target = _inputs()
+  params = residual.init(jax.random.key(0), images, target)
+  out = residual.apply(params, images, target)
+  # Both heads start at zero: identity flow, texture = source, output = source.
+  np.testing.assert_allclose(out.texture, images, atol=1e-6)
+  np.testing.assert_allclose(out.image, images, atol=1e-5)
+  # With trained-looking parameters the texture is the source plus what the
+  # paper's decoder (same parameters) would draw outright, clipped.
+  moved = _random_params(jax.eval_shape(residual.init, jax.random.key(0), images, target), 2, 1.5)
+  outright = models.Generator(width=4, num_res_blocks=1, conv_impl="native").apply(
+      moved, images, target)
+  out = residual.apply(moved, images, target)
+  np.testing.assert_allclose(out.texture, np.clip(images + outright.texture, -1, 1), atol=1e-5)
+  assert np.abs(out.texture - images).max() > 0.1

@@ -173,6 +173,56 @@ def test_learning_rates_are_constant_then_decay_linearly_to_zero():
     train.create_learning_rate_fn(config, 30)
 
 
+def test_the_critic_follows_its_own_rate_when_one_is_set():
+  config = tiny.get_config()
+  config.learning_rate, config.lr_decay_fraction, config.num_train_steps = 2e-4, 0.5, 10
+  assert float(train.critic_learning_rate_fn(config)(0)) == pytest.approx(2e-4)
+  config.d_learning_rate = 8e-4
+  schedule = train.critic_learning_rate_fn(config)
+  # n_critic · steps = 50 updates, the last 25 decaying from 8e-4 to 0.
+  assert config.n_critic == 5
+  assert float(schedule(0)) == pytest.approx(8e-4)
+  assert float(schedule(40)) == pytest.approx(8e-4 * 10 / 25)
+
+
+def test_paired_l1_enters_the_generator_objective_only_when_weighted():
+  config = tiny.get_config()
+  g_state, d_state = train.create_train_states(config, jax.random.key(0))
+  batch = jax.tree.map(lambda x: x[0], _batch(config, 0))
+  batch["target_image"] = np.zeros_like(batch["image"])
+  loss = lambda cfg: train.generator_loss(g_state.params, d_state.params, batch,
+                                          g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+                                          config=cfg)
+  total, metrics = loss(config)
+  assert "g_paired_l1" not in metrics
+  config.loss.paired_l1 = 3.0
+  paired_total, paired = loss(config)
+  edited = g_state.apply_fn({"params": g_state.params}, batch["image"], batch["target_aus"])
+  expected = np.mean(np.abs(np.asarray(edited.image)))
+  np.testing.assert_allclose(paired["g_paired_l1"], expected, rtol=1e-5)
+  np.testing.assert_allclose(paired_total, total + 3.0 * expected, rtol=1e-5)
+
+
+def test_texture_tv_enters_the_dftnet_objective_only_when_weighted():
+  config = tiny.get_config()
+  g_state, d_state = train.create_train_states(config, jax.random.key(0))
+  batch = jax.tree.map(lambda x: x[0], _batch(config, 1))
+  loss = lambda cfg: train.generator_loss(g_state.params, d_state.params, batch,
+                                          g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+                                          config=cfg)
+  total, metrics = loss(config)
+  assert "g_texture_tv" not in metrics
+  config.loss.texture_tv = 2.0
+  tv_total, tv = loss(config)
+  edited = g_state.apply_fn({"params": g_state.params}, batch["image"], batch["target_aus"])
+  # By hand: mean |vertical| + mean |horizontal| differences of B − X.
+  change = np.asarray(edited.texture) - batch["image"]
+  expected = (np.mean(np.abs(np.diff(change, axis=1)))
+              + np.mean(np.abs(np.diff(change, axis=2))))
+  np.testing.assert_allclose(tv["g_texture_tv"], expected, rtol=1e-5)
+  np.testing.assert_allclose(tv_total, total + 2.0 * expected, rtol=1e-5)
+
+
 def test_bfloat16_compute_trains_with_finite_losses_and_float32_state():
   config = tiny.get_config()
   config.model.dtype = "bfloat16"

@@ -1,6 +1,7 @@
 """The training loop on the tiny config: resume, non-finite stop, summaries."""
 
 import glob
+import json
 import os
 import shutil
 
@@ -13,6 +14,7 @@ import tensorflow as tf
 
 from configs import tiny
 from dftnet_jax import checkpoints
+from dftnet_jax import edit_suite
 from dftnet_jax import losses
 from dftnet_jax import train
 
@@ -124,3 +126,22 @@ def test_summaries_images_and_config_are_written(straight, data_dir):
   # source | aligned | texture | attention | result | reconstruction
   assert grid.shape == (config.num_grid_images * size, 6 * size, 3)
   assert checkpoints.load_config(workdir).to_dict() == config.to_dict()
+
+
+def test_the_edit_suite_is_scored_at_every_evaluation(straight, data_dir):
+  workdir, _ = straight
+  config = _config(data_dir)
+  with open(os.path.join(workdir, "eval", "suite.jsonl"), encoding="utf-8") as f:
+    curve = [json.loads(line) for line in f]
+  assert [point["step"] for point in curve] == [2, 4]
+  for point in curve:
+    assert point["wall_s"] > 0
+    assert {f"{name}/gain" for name in edit_suite.SUITE} <= set(point)
+    assert point["gain_mean"] == pytest.approx(
+        np.mean([point[f"{name}/gain"] for name in edit_suite.SUITE]))
+  eval_scalars = _scalars(os.path.join(workdir, "eval"))
+  assert eval_scalars["suite/gain_mean"][4] == pytest.approx(curve[1]["gain_mean"], rel=1e-6)
+  figure = np.asarray(Image.open(os.path.join(workdir, "images", "suite_step_000004.png")))
+  size = config.model.image_size
+  assert figure.shape == (4 * size, (1 + 2 * len(edit_suite.FIGURE_EDITS)) * size, 3)
+

@@ -1,0 +1,79 @@
+"""The edit suite's gain over training steps, as a PNG, from recorded runs.
+
+    python -m experiments.plot_curves --out=docs/learning_curves.png \
+        [--runs=baseline,ceiling,...] [--records=experiments/learning]
+
+Reads the records `experiments.learning` writes (`<name>.json`, each with
+its curve) and draws the mean gain over the suite (solid) and the worst
+edit's gain (dashed) against the training step, one colour per run.
+matplotlib (the `plots` extra) draws it: legible axes and legends are what
+it does, and no library code depends on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import json
+import os
+
+from absl import app
+from absl import flags
+
+from experiments import learning
+
+
+def load_records(names: Sequence[str], records_dir: str) -> list[dict]:
+  """The records of `names`, in that order.
+
+  Raises:
+    FileNotFoundError: naming a run that has no record.
+  """
+  records = []
+  for name in names:
+    path = os.path.join(records_dir, f"{name}.json")
+    if not os.path.exists(path):
+      raise FileNotFoundError(f"no record of run {name!r}: {path} (run"
+                              f" `python -m experiments.learning --exp={name}` first)")
+    with open(path, encoding="utf-8") as f:
+      records.append(json.load(f))
+  return records
+
+
+def plot(records: Sequence[dict], out: str) -> None:
+  """Writes the gain curves of `records` to the PNG `out`."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")
+  from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
+  figure, axes = pyplot.subplots(figsize=(7.5, 4.5), dpi=110)
+  for k, record in enumerate(records):
+    steps = [point["step"] for point in record["curve"]]
+    colour = f"C{k % 10}"
+    axes.plot(steps, [p["gain_mean"] for p in record["curve"]], "-o", color=colour,
+              markersize=3, label=f"{record['name']} (mean)")
+    axes.plot(steps, [p["gain_min"] for p in record["curve"]], "--", color=colour,
+              linewidth=1, alpha=0.7)
+  axes.axhline(0.0, color="grey", linewidth=0.8)
+  axes.set_xlabel("training step (generator updates)")
+  axes.set_ylabel("gain (0 = copy the source, 1 = ground truth)")
+  axes.set_title("Edit suite gain: mean over 11 edits (solid), worst edit (dashed)")
+  axes.grid(alpha=0.3)
+  axes.legend(fontsize=8, loc="best")
+  figure.tight_layout()
+  os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+  figure.savefig(out)
+  pyplot.close(figure)
+
+
+def main(argv: list[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  names = _RUNS.value or [name for name in learning.EXPERIMENTS
+                          if os.path.exists(os.path.join(_RECORDS.value, f"{name}.json"))]
+  plot(load_records(names, _RECORDS.value), _OUT.value)
+
+
+if __name__ == "__main__":
+  _OUT = flags.DEFINE_string("out", "docs/learning_curves.png", "The PNG to write.")
+  _RUNS = flags.DEFINE_list("runs", None, "Runs to draw; default: every recorded experiment.")
+  _RECORDS = flags.DEFINE_string("records", learning.RECORDS, "Where the run records are.")
+  app.run(main)
