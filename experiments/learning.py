@@ -1,7 +1,7 @@
 """Why the CPU demo did not learn: controlled experiments, one change each.
 
-    python -m experiments.learning --exp=lr_5e-4 [--out=workdirs/learning]
-    python -m experiments.learning --table
+    python -m experiments.learning --exp=residual_tv [--out=workdirs/learning]
+    python -m experiments.learning            # rewrites the table only
 
 Every experiment trains `configs/synthetic.py` with the overrides of its
 ancestry (`EXPERIMENTS`: each names its parent and the one change it makes),
@@ -9,7 +9,7 @@ through `dftnet_jax.main`, so its command is an ordinary training command.
 The original demo recipe is pinned in `baseline`, so the experiments mean the
 same whatever `configs/synthetic.py` says today. A run's edit-suite curve
 (`workdir/eval/suite.jsonl`, written by the training loop) and wall time go
-to `experiments/learning/<name>.json`; `--table` writes the table of every
+to `experiments/learning/<name>.json`; without `--exp` it writes the table of every
 recorded run into `experiments/LEARNING.md` between its markers.
 """
 
@@ -30,7 +30,7 @@ from absl import flags
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RECORDS = os.path.join(REPO, "experiments", "learning")
 LOG = os.path.join(REPO, "experiments", "LEARNING.md")
-TABLE_START = "<!-- learning table:start (python -m experiments.learning --table) -->"
+TABLE_START = "<!-- learning table:start (python -m experiments.learning) -->"
 TABLE_END = "<!-- learning table:end -->"
 BASE_CONFIG = "configs/synthetic.py"
 

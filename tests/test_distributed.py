@@ -2,6 +2,7 @@
 restoring on other device counts, and the shard_map path."""
 
 import glob
+import json
 import os
 import shutil
 import socket
@@ -96,7 +97,11 @@ def test_two_processes_train_as_one_process_with_two_devices(two_process_run, da
   # Only process 0 writes summaries and images; every process logs as itself.
   for logdir in ("train", "eval"):
     assert len(glob.glob(os.path.join(workdir, logdir, "events.out.tfevents.*"))) == 1
-  assert sorted(os.listdir(os.path.join(workdir, "images"))) == ["step_000002.png"]
+  assert sorted(os.listdir(os.path.join(workdir, "images"))) == ["step_000002.png",
+                                                                  "suite_step_000002.png"]
+  # The edit suite: one curve, one line per evaluation, from process 0.
+  with open(os.path.join(workdir, "eval", "suite.jsonl"), encoding="utf-8") as f:
+    assert [json.loads(line)["step"] for line in f] == [2]
   assert "[process 1/2]" in logs[1] and "[process 0/2]" not in logs[1]
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2"]
 

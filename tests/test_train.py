@@ -185,42 +185,40 @@ def test_the_critic_follows_its_own_rate_when_one_is_set():
   assert float(schedule(40)) == pytest.approx(8e-4 * 10 / 25)
 
 
-def test_paired_l1_enters_the_generator_objective_only_when_weighted():
+def _optional_term(field, weight, term, expected_fn, batch_seed, extra=lambda batch: {}):
+  """Adds `loss.<field>` = weight to a fresh tiny model's objective and checks
+  that its metric `term` appears only then, equals `expected_fn(edited,
+  batch)` computed by hand, and adds weight × that to the total."""
   config = tiny.get_config()
   g_state, d_state = train.create_train_states(config, jax.random.key(0))
-  batch = jax.tree.map(lambda x: x[0], _batch(config, 0))
-  batch["target_image"] = np.zeros_like(batch["image"])
+  batch = jax.tree.map(lambda x: x[0], _batch(config, batch_seed))
+  batch.update(extra(batch))
   loss = lambda cfg: train.generator_loss(g_state.params, d_state.params, batch,
                                           g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
                                           config=cfg)
   total, metrics = loss(config)
-  assert "g_paired_l1" not in metrics
-  config.loss.paired_l1 = 3.0
-  paired_total, paired = loss(config)
+  assert term not in metrics
+  config.loss[field] = weight
+  weighted_total, weighted = loss(config)
   edited = g_state.apply_fn({"params": g_state.params}, batch["image"], batch["target_aus"])
-  expected = np.mean(np.abs(np.asarray(edited.image)))
-  np.testing.assert_allclose(paired["g_paired_l1"], expected, rtol=1e-5)
-  np.testing.assert_allclose(paired_total, total + 3.0 * expected, rtol=1e-5)
+  expected = expected_fn(edited, batch)
+  np.testing.assert_allclose(weighted[term], expected, rtol=1e-5)
+  np.testing.assert_allclose(weighted_total, total + weight * expected, rtol=1e-5)
+
+
+def test_paired_l1_enters_the_generator_objective_only_when_weighted():
+  # Against a black truth the paired L1 is the mean |edit|.
+  _optional_term("paired_l1", 3.0, "g_paired_l1",
+                 lambda edited, batch: np.mean(np.abs(np.asarray(edited.image))), 0,
+                 extra=lambda batch: {"target_image": np.zeros_like(batch["image"])})
 
 
 def test_texture_tv_enters_the_dftnet_objective_only_when_weighted():
-  config = tiny.get_config()
-  g_state, d_state = train.create_train_states(config, jax.random.key(0))
-  batch = jax.tree.map(lambda x: x[0], _batch(config, 1))
-  loss = lambda cfg: train.generator_loss(g_state.params, d_state.params, batch,
-                                          g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
-                                          config=cfg)
-  total, metrics = loss(config)
-  assert "g_texture_tv" not in metrics
-  config.loss.texture_tv = 2.0
-  tv_total, tv = loss(config)
-  edited = g_state.apply_fn({"params": g_state.params}, batch["image"], batch["target_aus"])
-  # By hand: mean |vertical| + mean |horizontal| differences of B − X.
-  change = np.asarray(edited.texture) - batch["image"]
-  expected = (np.mean(np.abs(np.diff(change, axis=1)))
-              + np.mean(np.abs(np.diff(change, axis=2))))
-  np.testing.assert_allclose(tv["g_texture_tv"], expected, rtol=1e-5)
-  np.testing.assert_allclose(tv_total, total + 2.0 * expected, rtol=1e-5)
+  def by_hand(edited, batch):
+    # Mean |vertical| + mean |horizontal| differences of B − X.
+    change = np.asarray(edited.texture) - batch["image"]
+    return np.mean(np.abs(np.diff(change, axis=1))) + np.mean(np.abs(np.diff(change, axis=2)))
+  _optional_term("texture_tv", 2.0, "g_texture_tv", by_hand, 1)
 
 
 def test_bfloat16_compute_trains_with_finite_losses_and_float32_state():
