@@ -654,7 +654,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   are checked on the host (`check_finite`) before anything is written.
   Periodically: scalars to `workdir/train` (TensorBoard) and the log, image
   grids of a fixed test batch to TensorBoard and `workdir/images/`, mean
-  losses over test batches to `workdir/eval`, and checkpoints (async).
+  losses over test batches to `workdir/eval`, with the edit suite's gain and
+  leak on synthetic faces (`edit_suite`: TensorBoard, the log,
+  `workdir/eval/suite.jsonl` and `workdir/images/suite_step_<step>.png`), and
+  checkpoints (async).
 
   The training stream restarts at the first step and at every checkpoint
   step, seeded by (config.seed, step), and the host key is checkpointed: a
