@@ -35,7 +35,7 @@ N_CRITIC = 5
 # D forward on real, fake and interpolate, weight and input gradients of two
 # critic terms, and the penalty's double backward. A G step: G forward twice
 # (edit, cycle) and backward twice, D forward and input gradient on the fake;
-# the edit's forward is the last D step's (`train.cycle_step`).
+# the edit's forward is the last D step's (`steps.cycle_step`).
 CYCLE_WEIGHTS = {
     "G": {"fwd": N_CRITIC + 1, "igrad": 2, "wgrad": 2, "dbl": 0},
     "D": {"fwd": 3 * N_CRITIC + 1, "igrad": 2 * N_CRITIC + 1, "wgrad": 2 * N_CRITIC, "dbl": N_CRITIC},

@@ -7,7 +7,7 @@ Usage: python -m benchmarks.train_step [--configs default,synthetic] [--batch 16
 A cycle is GANimation's: n_critic (5) critic steps, each on a fresh batch,
 then one generator step on the last batch; images/s = n_critic · batch /
 cycle time. Each configuration runs through the real parallel
-`train.parallel_cycle` on one device. The formulations and compute dtypes
+`steps.parallel_cycle` on one device. The formulations and compute dtypes
 are timed in the same run so their ratios are meaningful on this shared,
 noisy machine.
 
@@ -34,7 +34,7 @@ import numpy as np
 from benchmarks import common
 from dftnet_jax import aus
 from dftnet_jax import models
-from dftnet_jax import train
+from dftnet_jax import steps
 
 
 def cycle_gflop(config, batch: int) -> float:
@@ -57,8 +57,8 @@ def bench(config_name: str, variant: str, conv_impl: str, dtype: str, batch: int
   config.model.dtype = dtype
   config.batch_size = batch
   size = config.model.image_size
-  g_state, d_state = train.create_train_states(config, jax.random.key(0))
-  p_cycle = train.parallel_cycle(config)
+  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  p_cycle = steps.parallel_cycle(config)
   rng = np.random.default_rng(0)
   batches = {"image": rng.uniform(-1, 1, (1, config.n_critic, batch, size, size, 3)),
              "aus": rng.uniform(0, 1, (1, config.n_critic, batch, aus.NUM_AUS)),

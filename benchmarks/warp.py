@@ -4,7 +4,7 @@ Usage: python -m benchmarks.warp [--config default] [--batch 16]
 
 Times the warp's forward and backward (gradients in the image and the flow,
 as training takes them) at the config's image size, and one generator step
-(`train.g_step` on one device: both generator passes, the critic, their
+(`steps.g_step` on one device: both generator passes, the critic, their
 backward passes and Adam) at the same batch, in the same run. A DFT-Net
 generator step warps twice (the edit and the cycle), so the share is
 2 × warp / step.
@@ -20,7 +20,7 @@ import numpy as np
 
 from benchmarks import common
 from dftnet_jax import aus
-from dftnet_jax import train
+from dftnet_jax import steps
 from dftnet_jax import warp as warp_lib
 
 
@@ -44,10 +44,10 @@ def time_g_step(config_name: str, batch: int, repeats: int
   config = importlib.import_module(f"configs.{config_name}").get_config()
   config.batch_size = batch
   size = config.model.image_size
-  g_state, d_state = train.create_train_states(config, jax.random.key(0))
+  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
 
   def step(g_state, d_params, batch):
-    return train.g_step(g_state, d_params, batch, train.edit_with_vjp(g_state, batch),
+    return steps.g_step(g_state, d_params, batch, steps.edit_with_vjp(g_state, batch),
                         d_apply=d_state.apply_fn, config=config)
 
   p_step = jax.pmap(step, axis_name="batch", in_axes=(None, None, 0), out_axes=None)

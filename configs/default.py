@@ -42,6 +42,10 @@ def get_model_config() -> ml_collections.ConfigDict:
   # change to the source from a head that starts at zero (see
   # models.Generator).
   model.texture_residual = False
+  # How the generator takes the target AUs: 'input' (constant maps beside the
+  # image, the paper's) or 'film' (also a scale and shift of every instance
+  # norm; models.AU_CONDITIONINGS says why).
+  model.au_conditioning = "input"
   return model
 
 

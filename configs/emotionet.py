@@ -35,6 +35,8 @@ def get_config() -> ml_collections.ConfigDict:
   # convolutions; §2.1: the texture decoder synthesises B itself.
   config.model.upsampling = "transpose"
   config.model.texture_residual = False
+  # §2.1: the target AUs enter as constant maps beside the image.
+  config.model.au_conditioning = "input"
   # §3.1: "Adam with learning rate of 0.0001, beta1 = 0.5, beta2 = 0.999".
   config.learning_rate = 1e-4
   # The same optimiser for both networks (no separate critic rate).

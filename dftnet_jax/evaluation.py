@@ -3,7 +3,7 @@
 `python -m dftnet_jax.main --mode=evaluate` runs `evaluate`. Every test face
 is edited towards the input pipeline's target AUs for it (another test face's
 AUs plus noise, seeded by `config.seed`: the training distribution) and
-scored, besides both networks' losses (`train.eval_step`, with the mean
+scored, besides both networks' losses (`steps.eval_step`, with the mean
 attention):
 
 * unpaired, on any data: the cycle reconstruction's L1 to the source
@@ -43,20 +43,21 @@ from dftnet_jax import faces
 from dftnet_jax import figures
 from dftnet_jax import metrics
 from dftnet_jax import summaries
+from dftnet_jax import steps
 from dftnet_jax import train
 
 Batch = dict[str, np.ndarray]
 
 
-def edit_step(g_params: Any, d_params: Any, batch: Batch, *, g_apply: train.ApplyFn,
-              d_apply: train.ApplyFn) -> dict[str, jax.Array]:
+def edit_step(g_params: Any, d_params: Any, batch: Batch, *, g_apply: steps.ApplyFn,
+              d_apply: steps.ApplyFn) -> dict[str, jax.Array]:
   """The edit, its cycle back, and the critic's AU estimates (per-device body).
 
   Returns:
     'edited' and 'cycled' [B, H, W, 3] in [-1, 1]; the critic's AUs of the
     edits 'edit_aus' and of the sources 'real_aus' [B, 17].
   """
-  edited, cycled = train.sample_step(g_params, batch, g_apply=g_apply)
+  edited, cycled = steps.sample_step(g_params, batch, g_apply=g_apply)
   _, predicted = d_apply({"params": d_params}, jnp.concatenate([edited.image, batch["image"]]))
   edit_aus, real_aus = jnp.split(predicted, 2)
   return {"edited": edited.image, "cycled": cycled, "edit_aus": edit_aus, "real_aus": real_aus}
@@ -204,7 +205,7 @@ def paper_figures(generate: Callable, g_params: Any, batch: Batch, *, num_images
 DEFAULT_SUITE_FACES = 16
 
 
-def suite_results(g_state: train.train_state.TrainState, size: int, *, num_faces: int,
+def suite_results(g_state: steps.train_state.TrainState, size: int, *, num_faces: int,
                   read_aus: edit_suite.ReadFn | None = None
                   ) -> tuple[dict[str, float], np.ndarray]:
   """The edit suite (`edit_suite`) at `size` pixels: gain and leak per edit,
@@ -240,8 +241,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
     FileNotFoundError: `workdir` holds no checkpoint.
   """
   builder = train.create_dataset_builder(config)
-  init_key, key, eval_key = train.run_keys(config)
-  g_state, d_state = train.create_train_states(config, init_key)
+  init_key, key, eval_key = steps.run_keys(config)
+  g_state, d_state = steps.create_train_states(config, init_key)
   manager = checkpoints.create_manager(workdir, config, read_only=True)
   restored = checkpoints.restore_latest(manager, g_state, d_state, key)
   manager.close()
@@ -251,7 +252,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   paired = "identity" in builder.info.features
   test_batches = functools.partial(train.split_batches, builder, config, split="test",
                                    seed=config.seed, features=("identity",) if paired else ())
-  p_eval_step, p_sample_step = train.parallel_eval_steps(config, g_state, d_state)
+  p_eval_step, p_sample_step = steps.parallel_eval_steps(config, g_state, d_state)
   p_edit_step = jax.pmap(functools.partial(edit_step, g_apply=g_state.apply_fn,
                                            d_apply=d_state.apply_fn),
                          axis_name="batch", in_axes=(None, None, 0))

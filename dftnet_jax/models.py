@@ -28,6 +28,10 @@ VARIANTS: tuple[str, ...] = ("dftnet", "ganimation", "warp_only")
 # transposed conv, GANimation's and the paper's) or 'resize' (nearest ×2,
 # then a 3×3 conv: no checkerboard, Odena et al. 2016).
 UPSAMPLINGS: tuple[str, ...] = ("transpose", "resize")
+# How the target AUs reach the generator: 'input' (constant maps
+# concatenated to the image, GANimation's and the paper's) or 'film' (also a
+# per-channel scale and shift of every instance norm, from the AUs).
+AU_CONDITIONINGS: tuple[str, ...] = ("input", "film")
 
 
 class GeneratorOutput(NamedTuple):
@@ -50,13 +54,26 @@ class GeneratorOutput(NamedTuple):
   flow: Optional[jax.Array]
 
 
-def _instance_norm(x: jax.Array) -> jax.Array:
-  """InstanceNorm in the dtype of `x`; Flax takes the statistics in float32."""
-  return nn.InstanceNorm(epsilon=1e-5, dtype=x.dtype)(x)
+def _instance_norm(x: jax.Array, aus: jax.Array | None = None) -> jax.Array:
+  """InstanceNorm in the dtype of `x`; Flax takes the statistics in float32.
+
+  Given `aus` [B, 17], FiLM-conditioned (conditional instance norm, Dumoulin
+  et al. 2017): IN(x)·(1 + γ) + β with γ, β linear in the AUs, from zero. The
+  input's constant AU maps barely survive instance norm: the first conv adds
+  them as a per-channel constant, which the norm subtracts again, so they
+  reach the network only through the zero padding at the border. Here they
+  reach every layer directly.
+  """
+  y = nn.InstanceNorm(epsilon=1e-5, dtype=x.dtype)(x)
+  if aus is None:
+    return y
+  film = nn.Dense(2 * x.shape[-1], kernel_init=nn.initializers.zeros)(aus)
+  scale, shift = jnp.split(film[:, None, None, :].astype(y.dtype), 2, axis=-1)
+  return y * (1 + scale) + shift
 
 
-def _norm_relu(x: jax.Array) -> jax.Array:
-  return nn.relu(_instance_norm(x))
+def _norm_relu(x: jax.Array, aus: jax.Array | None = None) -> jax.Array:
+  return nn.relu(_instance_norm(x, aus))
 
 
 class ResidualBlock(nn.Module):
@@ -66,11 +83,12 @@ class ResidualBlock(nn.Module):
   dtype: str = "float32"
 
   @nn.compact
-  def __call__(self, x: jax.Array) -> jax.Array:
+  def __call__(self, x: jax.Array, aus: jax.Array | None = None) -> jax.Array:
+    """`aus`: FiLM-condition the norms on them (`_instance_norm`)."""
     conv = functools.partial(Conv, self.features, 3, padding=1, impl=self.conv_impl,
                              dtype=self.dtype)
-    y = _norm_relu(conv()(x))
-    y = _instance_norm(conv()(y))
+    y = _norm_relu(conv()(x), aus)
+    y = _instance_norm(conv()(y), aus)
     return x + y
 
 
@@ -84,18 +102,20 @@ class Encoder(nn.Module):
   num_res_blocks: int = 6
   conv_impl: str = "auto"
   dtype: str = "float32"
+  film: bool = False
 
   @nn.compact
   def __call__(self, image: jax.Array, target_aus: jax.Array
                ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
     conv = functools.partial(Conv, impl=self.conv_impl, dtype=self.dtype)
+    aus = target_aus if self.film else None
     # The AUs enter as constant maps concatenated to the image; `Conv` takes
     # them as constant channels, which is the same function, cheaper.
-    full = _norm_relu(conv(self.width, 7, padding=3)(image, target_aus))
-    half = _norm_relu(conv(2 * self.width, 4, stride=2, padding=1)(full))
-    x = _norm_relu(conv(4 * self.width, 4, stride=2, padding=1)(half))
+    full = _norm_relu(conv(self.width, 7, padding=3)(image, target_aus), aus)
+    half = _norm_relu(conv(2 * self.width, 4, stride=2, padding=1)(full), aus)
+    x = _norm_relu(conv(4 * self.width, 4, stride=2, padding=1)(half), aus)
     for _ in range(self.num_res_blocks):
-      x = ResidualBlock(4 * self.width, self.conv_impl, self.dtype)(x)
+      x = ResidualBlock(4 * self.width, self.conv_impl, self.dtype)(x, aus)
     return x, (full, half)
 
 
@@ -135,8 +155,9 @@ class Decoder(nn.Module):
   dtype: str = "float32"
 
   @nn.compact
-  def __call__(self, latent: jax.Array,
-               skip_features: tuple[jax.Array, jax.Array]) -> list[jax.Array]:
+  def __call__(self, latent: jax.Array, skip_features: tuple[jax.Array, jax.Array],
+               aus: jax.Array | None = None) -> list[jax.Array]:
+    """`aus`: FiLM-condition the norms on them (`_instance_norm`)."""
     conv = functools.partial(Conv, impl=self.conv_impl, dtype=self.dtype)
     x = latent
     for features, skip in zip((2 * self.width, self.width), reversed(skip_features)):
@@ -146,10 +167,10 @@ class Decoder(nn.Module):
         x = conv(features, 3, padding=1)(upsample_nearest(x))
       else:
         raise ValueError(f"unknown upsampling {self.upsampling!r}; expected one of {UPSAMPLINGS}")
-      x = _norm_relu(x)
+      x = _norm_relu(x, aus)
       if self.skips:
         x = jnp.concatenate([x, skip], axis=-1)
-        x = _norm_relu(conv(features, 3, padding=1)(x))
+        x = _norm_relu(conv(features, 3, padding=1)(x), aus)
     head_init = nn.initializers.zeros if self.zero_init_heads else default_kernel_init
     # The heads (flow, attention, texture) and all that follows are float32.
     y = conv(sum(h.channels for h in self.heads), 7, padding=3,
@@ -182,6 +203,7 @@ class Generator(nn.Module):
       the first edits are the source itself rather than the untrained
       decoder's noise blended in wherever the attention is below 1, and the
       decoder learns only what the expression changes.
+    au_conditioning: one of `AU_CONDITIONINGS`.
   """
   variant: str = "dftnet"
   width: int = 64
@@ -190,32 +212,38 @@ class Generator(nn.Module):
   dtype: str = "float32"
   upsampling: str = "transpose"
   texture_residual: bool = False
+  au_conditioning: str = "input"
 
   @nn.compact
   def __call__(self, image: jax.Array, target_aus: jax.Array) -> GeneratorOutput:
     """Edits `image` [B, H, W, 3] in [-1, 1] towards `target_aus` [B, 17]."""
     if self.variant not in VARIANTS:
       raise ValueError(f"unknown generator variant {self.variant!r}; expected one of {VARIANTS}")
+    if self.au_conditioning not in AU_CONDITIONINGS:
+      raise ValueError(f"unknown au_conditioning {self.au_conditioning!r}; expected one of"
+                       f" {AU_CONDITIONINGS}")
     _check_generator_inputs(image, target_aus)
+    film = self.au_conditioning == "film"
     latent, skips = Encoder(self.width, self.num_res_blocks, self.conv_impl, self.dtype,
-                            name="encoder")(image, target_aus)
+                            film=film, name="encoder")(image, target_aus)
+    decode = lambda decoder: decoder(latent, skips, target_aus if film else None)
     decoder = functools.partial(Decoder, self.width, upsampling=self.upsampling,
                                 conv_impl=self.conv_impl, dtype=self.dtype)
     if self.variant == "ganimation":
-      colour, attention = decoder((_COLOUR, _ATTENTION), name="decoder")(latent, skips)
+      colour, attention = decode(decoder((_COLOUR, _ATTENTION), name="decoder"))
       return GeneratorOutput(compose(image, colour, attention), image, colour, attention, None)
     if self.variant == "warp_only":
-      (flow,) = decoder((_FLOW,), zero_init_heads=True, name="flow_decoder")(latent, skips)
+      (flow,) = decode(decoder((_FLOW,), zero_init_heads=True, name="flow_decoder"))
       aligned = warp_lib.warp(image, flow)
       return GeneratorOutput(aligned, aligned, None, None, flow)
-    flow, attention = decoder((_FLOW, _ATTENTION), zero_init_heads=True,
-                              name="flow_decoder")(latent, skips)
+    flow, attention = decode(decoder((_FLOW, _ATTENTION), zero_init_heads=True,
+                                     name="flow_decoder"))
     if self.texture_residual:
-      (change,) = decoder((_COLOUR,), skips=True, zero_init_heads=True,
-                          name="texture_decoder")(latent, skips)
+      (change,) = decode(decoder((_COLOUR,), skips=True, zero_init_heads=True,
+                                 name="texture_decoder"))
       texture = jnp.clip(image + change, -1.0, 1.0)
     else:
-      (texture,) = decoder((_COLOUR,), skips=True, name="texture_decoder")(latent, skips)
+      (texture,) = decode(decoder((_COLOUR,), skips=True, name="texture_decoder"))
     aligned = warp_lib.warp(image, flow)
     return GeneratorOutput(compose(aligned, texture, attention), aligned, texture, attention, flow)
 
@@ -281,15 +309,17 @@ class Discriminator(nn.Module):
 def create_generator(config: ml_collections.ConfigDict) -> Generator:
   """The generator described by a model config (see configs/default.py).
 
-  A config without `dtype`, `upsampling` or `texture_residual` (saved before
-  they existed) computes in float32, upsamples by transposed convs and draws
-  the texture outright.
+  A config without `dtype`, `upsampling`, `texture_residual` or
+  `au_conditioning` (saved before they existed) computes in float32,
+  upsamples by transposed convs, draws the texture outright and takes the
+  AUs at the input only.
   """
   return Generator(variant=config.variant, width=config.g_width,
                    num_res_blocks=config.g_res_blocks, conv_impl=config.conv_impl,
                    dtype=config.get("dtype", "float32"),
                    upsampling=config.get("upsampling", "transpose"),
-                   texture_residual=config.get("texture_residual", False))
+                   texture_residual=config.get("texture_residual", False),
+                   au_conditioning=config.get("au_conditioning", "input"))
 
 
 def create_discriminator(config: ml_collections.ConfigDict) -> Discriminator:

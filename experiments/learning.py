@@ -87,6 +87,63 @@ EXPERIMENTS: dict[str, Experiment] = {
         "residual_tv_resize", {"learning_rate": 4e-4, "d_learning_rate": 4e-4},
         "with the texture's stripes priced, does the faster rate keep its faster warp"
         " (lr_4e-4 closed the eyes best of all at step 250)?"),
+    "supervised": Experiment(
+        "residual_tv_resize", {"loss.paired_l1": 100.0, "loss.adv": 0.0, "loss.cond": 0.0},
+        "the architecture's ceiling at this budget: the paired L1 alone, no GAN terms"),
+    "supervised_lr_1e-3": Experiment(
+        "supervised", {"learning_rate": 1e-3},
+        "is the supervised generator slow because the paper's rate is small for 1,500 steps?"),
+    "supervised_free_texture": Experiment(
+        "supervised", {"loss.texture_tv": 0.0},
+        "does the price on the texture change's variation hold the supervised texture back?"),
+    "supervised_long": Experiment(
+        "supervised", {"num_train_steps": 4000, "n_critic": 1},
+        "how many steps the supervised generator needs to edit (one critic update a step:"
+        " with no GAN terms the critic only costs time)"),
+    "supervised_bare_long": Experiment(
+        "supervised_long", {"loss.attention": 0.0, "loss.texture_tv": 0.0, "loss.cycle": 0.0},
+        "the paired L1 alone: do the attention, texture and cycle terms hold it at the copy?"),
+    "steps_4000": Experiment("residual_tv_resize", {"num_train_steps": 4000},
+                             "the demo recipe at 4,000 steps (a long run's length)"),
+    "supervised_fast": Experiment(
+        "supervised", {"n_critic": 1},
+        "the supervised run at a third of the cost (its critic is unused): the CPU control"
+        " for the supervised learning-speed runs"),
+    "supervised_fast_lr_1e-3": Experiment("supervised_fast", {"learning_rate": 1e-3},
+                                          "does a ten times faster rate shorten the plateau?"),
+    "supervised_film": Experiment(
+        "supervised", {"model.au_conditioning": "film"},
+        "does the supervised generator learn once the AUs reach every layer?"),
+    "film": Experiment(
+        "residual_tv_resize", {"model.au_conditioning": "film"},
+        "the AUs at every instance norm (FiLM): does the GAN recipe learn the edits?"),
+    "cond_1280": Experiment(
+        "residual_tv_resize", {"loss.cond": 1280.0},
+        "the AU weight the paper's 4000 is at its batch of 25 (4000/25 = 1280/8): is 4000"
+        " at batch 8 three times too strong?"),
+    "cond_250": Experiment("residual_tv_resize", {"loss.cond": 250.0},
+                           "a much weaker AU term: does the adversarial term carry the edit?"),
+    "lr_2e-4": Experiment("residual_tv_resize", {"learning_rate": 2e-4, "d_learning_rate": 2e-4},
+                          "twice the paper's rate for both networks"),
+    "ttur": Experiment("residual_tv_resize", {"d_learning_rate": 4e-4},
+                       "a critic 4× faster than the generator on today's recipe"),
+    "n_critic_2": Experiment("residual_tv_resize", {"n_critic": 2},
+                             "fewer critic updates a step: as good, at 2/5 of the critic's cost?"),
+    "attention_5": Experiment("residual_tv_resize", {"loss.attention": 5.0},
+                              "a stronger pull towards the warp (mean A 0.60 smears)"),
+    "flow_tv_1e-5": Experiment("residual_tv_resize", {"loss.tv": 1e-5},
+                               "a freer flow: does a weaker smoothness price let the lids move?"),
+    "batch_16": Experiment("residual_tv_resize", {"batch_size": 16},
+                           "twice the batch (twice the CPU time of a step)"),
+    "steps_3000": Experiment("residual_tv_resize", {"num_train_steps": 3000},
+                             "twice the steps: does length alone help this recipe?"),
+    "texture_tv_1000": Experiment("residual_tv_resize", {"loss.texture_tv": 1000.0},
+                                  "a ten times higher price on the texture change's variation"),
+    "g_width_32": Experiment("residual_tv_resize", {"model.g_width": 32},
+                             "a generator twice as wide: is capacity short?"),
+    "cycle_1": Experiment("residual_tv_resize", {"loss.cycle": 1.0},
+                          "a weaker cycle term (not editing cycles perfectly): does it hold the"
+                          " edit back?"),
 }
 
 
@@ -198,15 +255,25 @@ def write_table(log_path: str = LOG, records_dir: str = RECORDS) -> None:
       records.append(json.load(f))
   order = list(EXPERIMENTS)
   records.sort(key=lambda r: order.index(r["name"]) if r["name"] in order else len(order))
-  with open(log_path, encoding="utf-8") as f:
+  write_between_markers(log_path, TABLE_START, TABLE_END, table(records))
+
+
+def write_between_markers(path: str, start: str, end: str, body: str) -> None:
+  """Replaces what lies between the lines `start` and `end` of `path` with
+  `body`, atomically.
+
+  Raises:
+    ValueError: `path` lacks a marker.
+  """
+  with open(path, encoding="utf-8") as f:
     text = f.read()
-  if TABLE_START not in text or TABLE_END not in text:
-    raise ValueError(f"{log_path} has no table markers ({TABLE_START!r} … {TABLE_END!r})")
-  head, rest = text.split(TABLE_START, 1)
-  _, tail = rest.split(TABLE_END, 1)
-  with open(log_path + ".tmp", "w", encoding="utf-8") as f:
-    f.write(f"{head}{TABLE_START}\n{table(records)}{TABLE_END}{tail}")
-  os.replace(log_path + ".tmp", log_path)
+  if start not in text or end not in text:
+    raise ValueError(f"{path} has no table markers ({start!r} … {end!r})")
+  head, rest = text.split(start, 1)
+  _, tail = rest.split(end, 1)
+  with open(path + ".tmp", "w", encoding="utf-8") as f:
+    f.write(f"{head}{start}\n{body}{end}{tail}")
+  os.replace(path + ".tmp", path)
 
 
 def main(argv: list[str]) -> None:

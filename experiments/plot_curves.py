@@ -2,9 +2,12 @@
 
     python -m experiments.plot_curves --out=docs/learning_curves.png \
         [--runs=baseline,ceiling,...] [--records=experiments/learning]
+    python -m experiments.plot_curves --screen=experiments/screen/gpu2.jsonl \
+        --out=docs/screen_curves.png [--runs=steps_4000,...]
 
 Reads the records `experiments.learning` writes (`<name>.json`, each with
-its curve) and draws the mean gain over the suite (solid) and the worst
+its curve), or with `--screen` the records of `experiments.screen` (every
+seed of each run named), and draws the mean gain over the suite (solid) and the worst
 edit's gain (dashed) against the training step, one colour per run.
 matplotlib (the `plots` extra) draws it: legible axes and legends are what
 it does, and no library code depends on it.
@@ -20,6 +23,7 @@ from absl import app
 from absl import flags
 
 from experiments import learning
+from experiments import screen
 
 
 def load_records(names: Sequence[str], records_dir: str) -> list[dict]:
@@ -37,6 +41,17 @@ def load_records(names: Sequence[str], records_dir: str) -> list[dict]:
     with open(path, encoding="utf-8") as f:
       records.append(json.load(f))
   return records
+
+
+def screen_records(paths: Sequence[str], names: Sequence[str] | None) -> list[dict]:
+  """The screen runs of `names` (default: all) as records `plot` draws,
+  named 'experiment, seed s'."""
+  runs = screen.read_runs(paths)
+  order = names or list(learning.EXPERIMENTS)
+  chosen = sorted((run for run in runs if run[1] in order),
+                  key=lambda run: (order.index(run[1]), run[2], run[0]))
+  return [{"name": f"{name}, seed {seed}", "curve": runs[(stem, name, seed)]}
+          for stem, name, seed in chosen]
 
 
 def plot(records: Sequence[dict], out: str) -> None:
@@ -67,6 +82,9 @@ def plot(records: Sequence[dict], out: str) -> None:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if _SCREEN.value:
+    plot(screen_records(_SCREEN.value, _RUNS.value), _OUT.value)
+    return
   names = _RUNS.value or [name for name in learning.EXPERIMENTS
                           if os.path.exists(os.path.join(_RECORDS.value, f"{name}.json"))]
   plot(load_records(names, _RECORDS.value), _OUT.value)
@@ -75,5 +93,6 @@ def main(argv: list[str]) -> None:
 if __name__ == "__main__":
   _OUT = flags.DEFINE_string("out", "docs/learning_curves.png", "The PNG to write.")
   _RUNS = flags.DEFINE_list("runs", None, "Runs to draw; default: every recorded experiment.")
+  _SCREEN = flags.DEFINE_list("screen", [], "Draw these experiments.screen records instead.")
   _RECORDS = flags.DEFINE_string("records", learning.RECORDS, "Where the run records are.")
   app.run(main)

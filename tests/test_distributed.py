@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from configs import tiny
+from dftnet_jax import steps
 from dftnet_jax import train
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -140,10 +141,10 @@ def test_pmap_and_shard_map_give_the_same_parameters():
     config = tiny.get_config()
     config.parallelism = parallelism
     config.n_critic = len(batches)
-    g_state, d_state = train.create_train_states(config, jax.random.key(0))
-    g_state, d_state, metrics = train.train_cycle(
+    g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+    g_state, d_state, metrics = steps.train_cycle(
         g_state, d_state, iter(batches), jax.random.key(9),
-        p_cycle=train.parallel_cycle(config), n_critic=config.n_critic)
+        p_cycle=steps.parallel_cycle(config), n_critic=config.n_critic)
     assert g_state.params["encoder"]["Conv_0"]["kernel"].sharding.is_fully_replicated
     results[parallelism] = _flat_params(g_state, d_state) + [jax.device_get(metrics)]
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
@@ -154,4 +155,4 @@ def test_an_unknown_parallelism_is_refused():
   config = tiny.get_config()
   config.parallelism = "xmap"
   with pytest.raises(ValueError, match="config.parallelism must be one of.*'xmap'"):
-    train.parallel_cycle(config)
+    steps.parallel_cycle(config)

@@ -477,3 +477,49 @@ def test_residual_texture_starts_as_the_source_and_adds_a_clipped_change():
   out = residual.apply(moved, images, target)
   np.testing.assert_allclose(out.texture, np.clip(images + outright.texture, -1, 1), atol=1e-5)
   assert np.abs(out.texture - images).max() > 0.1
+
+
+def test_film_residual_block_by_hand():
+  """'film': each norm's output is IN(x)·(1 + γ) + β, [γ, β] = AUs·W + b."""
+  block = models.ResidualBlock(8, conv_impl="native")
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(2, 6, 6, 8)).astype(np.float32)
+  au = rng.uniform(size=(2, NUM_AUS)).astype(np.float32)
+  params = _random_params(jax.eval_shape(block.init, jax.random.key(0), x, au), 1, 1.5)
+  p = params["params"]
+
+  def film(y, dense):
+    scale_shift = au.astype(np.float64) @ dense["kernel"] + dense["bias"]
+    scale, shift = np.split(scale_shift[:, None, None, :], 2, axis=-1)
+    return y * (1 + scale) + shift
+
+  y = np.maximum(film(_norm_by_hand(_conv_by_hand(x, p["Conv_0"]["kernel"], 1, 1),
+                                    p["InstanceNorm_0"], relu=False), p["Dense_0"]), 0.0)
+  y = film(_norm_by_hand(_conv_by_hand(y, p["Conv_1"]["kernel"], 1, 1), p["InstanceNorm_1"],
+                         relu=False), p["Dense_1"])
+  np.testing.assert_allclose(block.apply(params, x, au), x + y, rtol=0, atol=1e-4)
+
+
+def test_film_starts_as_the_input_conditioned_generator():
+  """The FiLM layers start at zero: the same function as 'input' at first."""
+  images, target = _inputs()
+  film = models.Generator(width=4, num_res_blocks=1, au_conditioning="film", conv_impl="native")
+  params = film.init(jax.random.key(0), images, target)
+  flat = jax.tree_util.tree_flatten_with_path(params)[0]
+  film_leaves = [leaf for path, leaf in flat if "Dense" in jax.tree_util.keystr(path)]
+  # One Dense per norm: 3 in the encoder, 2 per residual block, 2 + 4 in the decoders.
+  assert len(film_leaves) == 2 * (3 + 2 + 2 + 4)
+  assert all(not np.any(leaf) for leaf in film_leaves)
+  drop = lambda tree: {k: drop(v) for k, v in tree.items() if not k.startswith("Dense")} \
+      if isinstance(tree, dict) else tree
+  plain = drop(jax.tree.map(np.asarray, params))
+  out = film.apply(params, images, target)
+  expected = models.Generator(width=4, num_res_blocks=1, conv_impl="native").apply(
+      plain, images, target)
+  np.testing.assert_allclose(out.image, expected.image, rtol=0, atol=1e-6)
+
+
+def test_unknown_au_conditioning_is_named():
+  generator = models.Generator(width=4, num_res_blocks=1, au_conditioning="concat")
+  with pytest.raises(ValueError, match="unknown au_conditioning 'concat'"):
+    generator.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)), jnp.zeros((1, NUM_AUS)))

@@ -7,7 +7,7 @@ import pytest
 
 from configs import tiny
 from dftnet_jax import models
-from dftnet_jax import train
+from dftnet_jax import steps
 
 
 def _batch(config, seed):
@@ -40,11 +40,11 @@ def _stacked(batches):
 def test_a_cycle_updates_both_networks_and_reports_finite_metrics(variant):
   config = tiny.get_config()
   config.model.variant = variant
-  g_state, d_state = train.create_train_states(config, jax.random.key(0))
+  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
   g_before = jax.tree.map(np.asarray, g_state.params)
   d_before = jax.tree.map(np.asarray, d_state.params)
   batches = _stacked([_batch(config, seed) for seed in range(config.n_critic)])
-  g_state, d_state, (d_metrics, g_metrics) = train.parallel_cycle(config)(
+  g_state, d_state, (d_metrics, g_metrics) = steps.parallel_cycle(config)(
       g_state, d_state, batches, jax.random.key(1))
   assert int(d_state.step) == config.n_critic and int(g_state.step) == 1
   assert all(_changed_leaves(d_before, d_state.params))
@@ -63,10 +63,10 @@ def test_the_fused_cycle_equals_separate_steps(monkeypatch):
 
   Plain SGD, for the reason `test_one_and_two_devices_give_the_same_parameters`
   gives."""
-  monkeypatch.setattr(train, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
+  monkeypatch.setattr(steps, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
   config = tiny.get_config()
   config.n_critic = 3
-  g_state, d_state = train.create_train_states(config, jax.random.key(0))
+  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
   batches = [_batch(config, seed) for seed in range(config.n_critic)]
   key = jax.random.key(5)
   plain = jax.device_get((g_state.params, d_state.params))  # donated below
@@ -74,10 +74,10 @@ def test_the_fused_cycle_equals_separate_steps(monkeypatch):
   def separate(g_state, d_state, batches, key):
     d_metrics = []
     for batch, d_key in zip(batches, jax.random.split(key, config.n_critic)):
-      d_state, metrics = train.d_step(d_state, g_state.params, batch, d_key,
+      d_state, metrics = steps.d_step(d_state, g_state.params, batch, d_key,
                                       g_apply=g_state.apply_fn, config=config)
       d_metrics.append(metrics)
-    grads, g_metrics = jax.grad(train.generator_loss, has_aux=True)(
+    grads, g_metrics = jax.grad(steps.generator_loss, has_aux=True)(
         g_state.params, d_state.params, batches[-1], g_apply=g_state.apply_fn,
         d_apply=d_state.apply_fn, config=config)
     grads, g_metrics = jax.lax.pmean((grads, g_metrics), "batch")
@@ -86,9 +86,9 @@ def test_the_fused_cycle_equals_separate_steps(monkeypatch):
   p_separate = jax.pmap(separate, axis_name="batch", in_axes=(None, None, 0, None),
                         out_axes=None)
   g_ref, d_ref, d_metrics_ref, g_metrics_ref = p_separate(g_state, d_state, batches, key)
-  g_state, d_state = train.replicate(
-      jax.device_get(train.create_train_states(config, jax.random.key(0))))
-  g_out, d_out, (d_metrics, g_metrics) = train.parallel_cycle(config)(
+  g_state, d_state = steps.replicate(
+      jax.device_get(steps.create_train_states(config, jax.random.key(0))))
+  g_out, d_out, (d_metrics, g_metrics) = steps.parallel_cycle(config)(
       g_state, d_state, _stacked(batches), key)
   assert any(_changed_leaves(plain[0], g_out.params))
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
@@ -116,12 +116,12 @@ def _train_on(config, devices, batches):
   Returns:
     Both networks' parameters and every update's metrics, on the host.
   """
-  g_state, d_state = train.replicate(
-      jax.device_get(train.create_train_states(config, jax.random.key(0))), devices)
+  g_state, d_state = steps.replicate(
+      jax.device_get(steps.create_train_states(config, jax.random.key(0))), devices)
   split = lambda batch: {k: v.reshape(len(devices), -1, *v.shape[2:]) for k, v in batch.items()}
   stream = iter([split(batch) for batch in batches])
-  g_state, d_state, metrics = train.train_cycle(
-      g_state, d_state, stream, jax.random.key(9), p_cycle=train.parallel_cycle(config, devices),
+  g_state, d_state, metrics = steps.train_cycle(
+      g_state, d_state, stream, jax.random.key(9), p_cycle=steps.parallel_cycle(config, devices),
       n_critic=len(batches))
   return jax.device_get((g_state.params, d_state.params, metrics))
 
@@ -136,12 +136,12 @@ def test_one_and_two_devices_give_the_same_parameters(monkeypatch):
   gradient's size, and some gradients are rounding noise in any order (e.g.
   the centre taps of the constant AU channels, which instance norm removes).
   """
-  monkeypatch.setattr(train, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
+  monkeypatch.setattr(steps, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
   config = tiny.get_config()
   config.model.variant = "ganimation"
   config.n_critic = 3
   batches = [_global_batch(config, seed) for seed in range(3)]
-  g_init, d_init = train.create_train_states(config, jax.random.key(0))
+  g_init, d_init = steps.create_train_states(config, jax.random.key(0))
   init = jax.device_get((g_init.params, d_init.params))
   *one, one_metrics = _train_on(config, jax.local_devices()[:1], batches)
   *two, two_metrics = _train_on(config, jax.local_devices()[:2], batches)
@@ -161,24 +161,24 @@ def test_one_and_two_devices_give_the_same_parameters(monkeypatch):
 def test_learning_rates_are_constant_then_decay_linearly_to_zero():
   config = tiny.get_config()
   config.learning_rate, config.lr_decay_fraction = 2e-4, 1 / 3
-  for steps in (30, 150):  # the generator's run and the critic's, 5x longer
-    schedule = train.create_learning_rate_fn(config, steps)
-    t = np.arange(steps + 1)
-    expected = 2e-4 * np.clip((steps - t) / (steps / 3), 0.0, 1.0)
+  for num_steps in (30, 150):  # the generator's run and the critic's, 5x longer
+    schedule = steps.create_learning_rate_fn(config, num_steps)
+    t = np.arange(num_steps + 1)
+    expected = 2e-4 * np.clip((num_steps - t) / (num_steps / 3), 0.0, 1.0)
     np.testing.assert_allclose([schedule(s) for s in t], expected, rtol=1e-6, atol=1e-12)
   config.lr_decay_fraction = 0.0
-  assert float(train.create_learning_rate_fn(config, 30)(29)) == 2e-4
+  assert float(steps.create_learning_rate_fn(config, 30)(29)) == 2e-4
   config.lr_decay_fraction = 1.5
   with pytest.raises(ValueError, match="lr_decay_fraction"):
-    train.create_learning_rate_fn(config, 30)
+    steps.create_learning_rate_fn(config, 30)
 
 
 def test_the_critic_follows_its_own_rate_when_one_is_set():
   config = tiny.get_config()
   config.learning_rate, config.lr_decay_fraction, config.num_train_steps = 2e-4, 0.5, 10
-  assert float(train.critic_learning_rate_fn(config)(0)) == pytest.approx(2e-4)
+  assert float(steps.critic_learning_rate_fn(config)(0)) == pytest.approx(2e-4)
   config.d_learning_rate = 8e-4
-  schedule = train.critic_learning_rate_fn(config)
+  schedule = steps.critic_learning_rate_fn(config)
   # n_critic · steps = 50 updates, the last 25 decaying from 8e-4 to 0.
   assert config.n_critic == 5
   assert float(schedule(0)) == pytest.approx(8e-4)
@@ -190,10 +190,10 @@ def _optional_term(field, weight, term, expected_fn, batch_seed, extra=lambda ba
   that its metric `term` appears only then, equals `expected_fn(edited,
   batch)` computed by hand, and adds weight × that to the total."""
   config = tiny.get_config()
-  g_state, d_state = train.create_train_states(config, jax.random.key(0))
+  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
   batch = jax.tree.map(lambda x: x[0], _batch(config, batch_seed))
   batch.update(extra(batch))
-  loss = lambda cfg: train.generator_loss(g_state.params, d_state.params, batch,
+  loss = lambda cfg: steps.generator_loss(g_state.params, d_state.params, batch,
                                           g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
                                           config=cfg)
   total, metrics = loss(config)
@@ -224,8 +224,8 @@ def test_texture_tv_enters_the_dftnet_objective_only_when_weighted():
 def test_bfloat16_compute_trains_with_finite_losses_and_float32_state():
   config = tiny.get_config()
   config.model.dtype = "bfloat16"
-  g_state, d_state = train.create_train_states(config, jax.random.key(0))
-  p_cycle = train.parallel_cycle(config)
+  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  p_cycle = steps.parallel_cycle(config)
   for i in range(2):
     batches = _stacked([_batch(config, 10 * i + k) for k in range(config.n_critic)])
     g_state, d_state, metrics = p_cycle(g_state, d_state, batches, jax.random.key(i))

@@ -16,6 +16,7 @@ from configs import tiny
 from dftnet_jax import checkpoints
 from dftnet_jax import edit_suite
 from dftnet_jax import losses
+from dftnet_jax import steps
 from dftnet_jax import train
 
 
@@ -48,7 +49,7 @@ def _steps(workdir):
 def test_a_resumed_run_ends_where_an_unbroken_one_does(straight, data_dir, tmp_path,
                                                        monkeypatch):
   """Stopped after the step-2 checkpoint, restarted: the same parameters."""
-  cycle, calls = train.train_cycle, []
+  cycle, calls = steps.train_cycle, []
 
   def stop_at_step_3(*args, **kwargs):
     calls.append(None)
@@ -56,11 +57,11 @@ def test_a_resumed_run_ends_where_an_unbroken_one_does(straight, data_dir, tmp_p
       raise KeyboardInterrupt
     return cycle(*args, **kwargs)
 
-  monkeypatch.setattr(train, "train_cycle", stop_at_step_3)
+  monkeypatch.setattr(steps, "train_cycle", stop_at_step_3)
   with pytest.raises(KeyboardInterrupt):
     train.train_and_evaluate(_config(data_dir), str(tmp_path))
   assert _steps(tmp_path) == [2]
-  monkeypatch.setattr(train, "train_cycle", cycle)
+  monkeypatch.setattr(steps, "train_cycle", cycle)
   g_state, d_state = train.train_and_evaluate(_config(data_dir), str(tmp_path))
   assert int(g_state.step) == 4 and int(d_state.step) == 4 * tiny.get_config().n_critic
   resumed = jax.device_get((g_state.params, d_state.params))
@@ -71,8 +72,8 @@ def test_a_resumed_run_ends_where_an_unbroken_one_does(straight, data_dir, tmp_p
 def test_restored_states_come_back_laid_out_like_fresh_ones(straight, data_dir, num_devices):
   """Also on another device count than the run that saved them (2)."""
   config = _config(data_dir)
-  init_key, key, _ = train.run_keys(config)
-  fresh = train.replicate(jax.device_get(train.create_train_states(config, init_key)),
+  init_key, key, _ = steps.run_keys(config)
+  fresh = steps.replicate(jax.device_get(steps.create_train_states(config, init_key)),
                           jax.local_devices()[:num_devices])
   manager = checkpoints.create_manager(straight[0], config, read_only=True)
   restored = checkpoints.restore_latest(manager, *fresh, key)
@@ -116,7 +117,7 @@ def test_summaries_images_and_config_are_written(straight, data_dir):
   for tag in terms + ["g_learning_rate", "d_learning_rate"]:
     assert sorted(scalars[tag]) == [1, 2, 3, 4], tag
   assert sorted(scalars["steps_per_s"]) == [2, 3, 4]  # the clock starts after step 1
-  g_learning_rate = train.create_learning_rate_fn(config, config.num_train_steps)
+  g_learning_rate = steps.create_learning_rate_fn(config, config.num_train_steps)
   assert np.isclose(scalars["g_learning_rate"][4], g_learning_rate(3))
   eval_scalars = _scalars(os.path.join(workdir, "eval"))
   for tag in (t for t in terms if not t.endswith("grad_norm")):

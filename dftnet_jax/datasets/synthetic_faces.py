@@ -18,11 +18,9 @@ from PIL import Image
 import tensorflow_datasets as tfds
 
 from dftnet_jax import aus as aus_lib
-from dftnet_jax import expressions
 from dftnet_jax import faces
+from dftnet_jax import synthetic_examples
 
-# Split name -> its stream in the example seeds.
-SPLIT_IDS: dict[str, int] = {"train": 0, "test": 1}
 # The registered configs' split sizes; `make_config` names leave them out.
 DEFAULT_NUM_TRAIN, DEFAULT_NUM_TEST = 20_000, 2_000
 
@@ -79,11 +77,7 @@ def make_config(resolution: int = 128, num_train: int = DEFAULT_NUM_TRAIN,
 def make_example(config: SyntheticFacesConfig, split: str,
                  index: int) -> dict[str, np.ndarray]:
   """Example `index` of `split`, drawn from its own seed (no order effects)."""
-  rng = np.random.default_rng([config.seed, SPLIT_IDS[split], index])
-  identity = faces.sample_identity(rng)
-  target = expressions.sample_aus(rng)
-  return {"image": faces.render(identity, target, config.resolution),
-          "aus": target, "identity": identity}
+  return synthetic_examples.draw(config.seed, split, index, config.resolution)
 
 
 class SyntheticFaces(tfds.core.GeneratorBasedBuilder):
