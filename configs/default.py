@@ -75,6 +75,11 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # predicted). The paper gives none; in normalised units its 1e-4 is
   # (W/2)² times weaker and leaves the flow noisy.
   loss.tv_units = "pixels"
+  # DFT-Net and warp-only: the generator passes the flow TV and the attention
+  # term apply to: 'edit' (paper eqs. 9–10 state them for the edit),
+  # 'both_mean' or 'both_sum' (the edit and the cycle pass). GANimation's
+  # mask terms always add both passes, as its code does.
+  loss.regulariser_passes = "edit"
   # DFT-Net: weight of the mean L1 total variation of the texture's change
   # B − X on the edit pass (losses.texture_change_tv). Not in the paper
   # (0 there); it stops the texture from drawing stripes that fool the
@@ -148,6 +153,12 @@ def get_config() -> ml_collections.ConfigDict:
   config.parallelism = "pmap"
   # Critic steps per generator step.
   config.n_critic = 5
+  # How a critic step applies its loss: 'combined' (one Adam step on
+  # adversarial + penalty + AU terms, as the WGAN-GP paper and the paper's
+  # objective write it) or 'ganimation' (a step on adversarial + AU terms,
+  # then one on the penalty alone by the updated critic, as GANimation's
+  # code does; the critic's schedule then counts two updates a step).
+  config.critic_update = "combined"
   # Target AUs are another example's AUs plus U(-noise, noise), clipped
   # (drawn by the input pipeline).
   config.target_au_noise = 0.1

@@ -45,6 +45,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.adam_b2 = 0.999
   config.batch_size = _BATCH_SIZE
   config.n_critic = _N_CRITIC
+  # §2.3 writes the critic's loss as one sum (WGAN-GP); GANimation's code
+  # takes the penalty in a second step ('ganimation').
+  config.critic_update = "combined"
   # §3.1: "30 epochs with linearly decay over the last 10 epochs".
   config.num_train_steps = 30 * _STEPS_PER_EPOCH
   config.lr_decay_fraction = 10 / 30
@@ -56,6 +59,19 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.tv = 1e-4
   config.loss.cond = 4000.0
   config.loss.cycle = 10.0
+  # Eqs. 9–10 state the flow TV and the attention term for the edit only.
+  config.loss.regulariser_passes = "edit"
+  # Eq. 9 sums the flow's squared differences over pixels. The paper gives
+  # Φ no units; in the normalised units the flow is predicted in, λtv = 1e-4
+  # is (W/2)² = 4,096 times weaker at 128 px and left the flow pixel noise
+  # in the CPU demo, so Φ is measured in pixels (losses.flow_tv). A choice
+  # the paper leaves open, not a setting it states.
+  config.loss.tv_reduction = "sum"
+  config.loss.tv_units = "pixels"
+  # GANimation's code: the penalty differentiates the summed critic map, the
+  # AU MSE is divided by the batch once more (the λcond = 4000 it assumes).
+  config.loss.gp_reduction = "sum"
+  config.loss.au_mse = "ganimation"
   # Not in the paper: no texture smoothness term; no paired supervision
   # (EmotioNet has no ground truth).
   config.loss.texture_tv = 0.0

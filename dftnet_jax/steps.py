@@ -72,9 +72,15 @@ def create_learning_rate_fn(config: ml_collections.ConfigDict, steps: int,
 
 def critic_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Schedule:
   """The critic's schedule: `config.d_learning_rate` (default
-  `config.learning_rate`) over its n_critic updates a step."""
-  return create_learning_rate_fn(config, config.num_train_steps * config.n_critic,
+  `config.learning_rate`) over its n_critic updates a step, two each under
+  GANimation's `critic_update`."""
+  return create_learning_rate_fn(config, config.num_train_steps * critic_updates_per_step(config),
                                  config.get("d_learning_rate"))
+
+
+def critic_updates_per_step(config: ml_collections.ConfigDict) -> int:
+  """The critic optimiser's updates in one training step."""
+  return config.n_critic * (2 if config.get("critic_update", "combined") == "ganimation" else 1)
 
 
 def create_optimizer(config: ml_collections.ConfigDict, learning_rate: optax.ScalarOrSchedule
@@ -135,25 +141,59 @@ def _au_divisor(config: ml_collections.ConfigDict) -> float:
   raise ValueError(f"config.loss.au_mse must be 'ganimation' or 'mean', got {config.loss.au_mse!r}")
 
 
+# The critic's weighted terms: adversarial, gradient penalty, AU regression.
+CRITIC_TERMS: tuple[str, ...] = ("adv", "gp", "cond")
+# How a critic step applies them: 'combined' (one Adam step on their sum, as
+# the WGAN-GP paper and the paper's objective write it) or 'ganimation' (one
+# step on the adversarial and AU terms, then one on the penalty alone, taken
+# by the updated critic, as GANimation's code does).
+CRITIC_UPDATES: tuple[str, ...] = ("combined", "ganimation")
+
+
 def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *,
-                d_apply: ApplyFn, config: ml_collections.ConfigDict
-                ) -> tuple[jax.Array, Metrics]:
+                d_apply: ApplyFn, config: ml_collections.ConfigDict,
+                terms: Sequence[str] = CRITIC_TERMS) -> tuple[jax.Array, Metrics]:
   """WGAN critic loss with gradient penalty and AU regression on real images.
 
-  `keys` [B] hold one PRNG key per example, for its penalty interpolate.
+  `keys` [B] hold one PRNG key per example, for its penalty interpolate;
+  `terms` (of `CRITIC_TERMS`) are those the total adds, each weighted.
   """
   critic = lambda x: d_apply({"params": d_params}, x)
-  # One critic pass over real and fake together: larger, fewer convolutions.
-  maps, predicted_aus = critic(jnp.concatenate([batch["image"], fake]))
-  real_map, fake_map = jnp.split(maps, 2)
-  real_aus = predicted_aus[:fake.shape[0]]
-  adv = losses.critic_wgan(real_map, fake_map)
-  gp = losses.gradient_penalty(lambda x: critic(x)[0], batch["image"], fake, keys,
-                               reduction=config.loss.gp_reduction)
-  cond = losses.au_regression(real_aus, batch["aus"], batch_divisor=_au_divisor(config))
-  total = config.loss.adv * adv + config.loss.gp * gp + config.loss.cond * cond
-  return total, {"d_loss": total, "d_adv": adv, "d_gp": gp, "d_cond": cond,
-                 "d_real_minus_fake": -adv}
+  values, metrics = {}, {}
+  if "adv" in terms or "cond" in terms:
+    # One critic pass over real and fake together: larger, fewer convolutions.
+    maps, predicted_aus = critic(jnp.concatenate([batch["image"], fake]))
+    real_map, fake_map = jnp.split(maps, 2)
+    values["adv"] = losses.critic_wgan(real_map, fake_map)
+    values["cond"] = losses.au_regression(predicted_aus[:fake.shape[0]], batch["aus"],
+                                          batch_divisor=_au_divisor(config))
+    metrics["d_real_minus_fake"] = -values["adv"]
+  if "gp" in terms:
+    values["gp"] = losses.gradient_penalty(lambda x: critic(x)[0], batch["image"], fake, keys,
+                                           reduction=config.loss.gp_reduction)
+  total = sum(config.loss[term] * values[term] for term in terms)
+  return total, {"d_loss": total, **{f"d_{name}": value for name, value in values.items()},
+                 **metrics}
+
+
+# Which generator passes DFT-Net's flow TV and attention term apply to:
+# the edit only (the paper's eqs. 9–10), or the edit and the cycle pass,
+# averaged or summed.
+REGULARISER_PASSES: tuple[str, ...] = ("edit", "both_mean", "both_sum")
+
+
+def _over_passes(term: Callable[[models.GeneratorOutput], jax.Array],
+                 edited: models.GeneratorOutput, cycled: models.GeneratorOutput,
+                 passes: str) -> jax.Array:
+  """`term` of the edit, or of both passes averaged or summed (`passes`)."""
+  if passes == "edit":
+    return term(edited)
+  if passes == "both_mean":
+    return (term(edited) + term(cycled)) / 2
+  if passes == "both_sum":
+    return term(edited) + term(cycled)
+  raise ValueError(f"config.loss.regulariser_passes must be one of {REGULARISER_PASSES},"
+                   f" got {passes!r}")
 
 
 def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params: Any,
@@ -179,11 +219,12 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
   }
   if cfg.get("paired_l1"):
     terms["g_paired_l1"] = (cfg.paired_l1, losses.paired_l1(edited.image, batch["target_image"]))
-  passes = (edited, cycled)
+  # Configs saved before the field existed ran both passes, averaged.
+  over_passes = functools.partial(_over_passes, edited=edited, cycled=cycled,
+                                  passes=cfg.get("regulariser_passes", "both_mean"))
   if edited.flow is not None:
-    terms["g_tv"] = (cfg.tv, sum(losses.flow_tv(o.flow, reduction=cfg.tv_reduction,
-                                                 units=cfg.tv_units)
-                                 for o in passes) / 2)
+    terms["g_tv"] = (cfg.tv, over_passes(lambda o: losses.flow_tv(
+        o.flow, reduction=cfg.tv_reduction, units=cfg.tv_units)))
   if cfg.get("texture_tv") and config.model.variant == "dftnet":
     terms["g_texture_tv"] = (cfg.texture_tv,
                              losses.texture_change_tv(edited.texture, batch["image"]))
@@ -194,10 +235,12 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
       shares = config.batch_size / batch["image"].shape[0]
       attention = functools.partial(losses.attention_ganimation, mean_weight=cfg.ganimation_mask,
                                     smooth_weight=shares * cfg.ganimation_mask_smooth)
-      terms["g_attention"] = (1.0, sum(attention(o.attention) for o in passes) / 2)
+      # GANimation adds its mask terms of the edit and of the cycle.
+      terms["g_attention"] = (1.0, _over_passes(lambda o: attention(o.attention), edited,
+                                                cycled, "both_sum"))
     else:
-      terms["g_attention"] = (cfg.attention, sum(losses.attention_dftnet(o.attention)
-                                                 for o in passes) / 2)
+      terms["g_attention"] = (cfg.attention,
+                              over_passes(lambda o: losses.attention_dftnet(o.attention)))
   total = sum(weight * value for weight, value in terms.values())
   metrics = {"g_loss": total, **{name: value for name, (_, value) in terms.items()}}
   if edited.attention is not None:
@@ -232,17 +275,35 @@ def _fake(g_apply: ApplyFn, g_params: Any, batch: Batch) -> jax.Array:
   return g_apply({"params": g_params}, batch["image"], batch["target_aus"]).image
 
 
+def _critic_update(d_state: train_state.TrainState, fake: jax.Array, batch: Batch,
+                   keys: jax.Array, *, config: ml_collections.ConfigDict,
+                   terms: Sequence[str]) -> tuple[train_state.TrainState, Metrics, jax.Array]:
+  """One optimiser step on `terms` of the critic loss; also the global
+  gradient norm."""
+  grads, metrics = jax.grad(critic_loss, has_aux=True)(
+      d_state.params, fake, batch, keys, d_apply=d_state.apply_fn, config=config, terms=terms)
+  grads, metrics = lax.pmean((grads, metrics), "batch")
+  return d_state.apply_gradients(grads=grads), metrics, optax.tree.norm(grads)
+
+
 def d_update(d_state: train_state.TrainState, fake: jax.Array, batch: Batch,
              key: jax.Array, *, config: ml_collections.ConfigDict
              ) -> tuple[train_state.TrainState, Metrics]:
-  """`d_step` given the generator's edit (`fake`, no gradient) of the batch."""
-  grad_fn = jax.grad(critic_loss, has_aux=True)
+  """`d_step` given the generator's edit (`fake`, no gradient) of the batch,
+  as `config.critic_update` says (`CRITIC_UPDATES`)."""
   keys = _example_keys(key, batch["image"].shape[0])
-  grads, metrics = grad_fn(d_state.params, fake, batch, keys, d_apply=d_state.apply_fn,
-                           config=config)
-  grads, metrics = lax.pmean((grads, metrics), "batch")
-  metrics["d_grad_norm"] = optax.tree.norm(grads)
-  return d_state.apply_gradients(grads=grads), metrics
+  update = functools.partial(_critic_update, fake=fake, batch=batch, keys=keys, config=config)
+  how = config.get("critic_update", "combined")
+  if how == "combined":
+    d_state, metrics, norm = update(d_state, terms=CRITIC_TERMS)
+    return d_state, {**metrics, "d_grad_norm": norm}
+  if how == "ganimation":
+    d_state, metrics, norm = update(d_state, terms=("adv", "cond"))
+    d_state, gp_metrics, gp_norm = update(d_state, terms=("gp",))
+    return d_state, {**metrics, "d_gp": gp_metrics["d_gp"],
+                     "d_loss": metrics["d_loss"] + gp_metrics["d_loss"],
+                     "d_grad_norm": norm, "d_gp_grad_norm": gp_norm}
+  raise ValueError(f"config.critic_update must be one of {CRITIC_UPDATES}, got {how!r}")
 
 
 def d_step(d_state: train_state.TrainState, g_params: Any, batch: Batch, key: jax.Array, *,

@@ -287,7 +287,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
       if done % config.log_every_steps == 0 or last:
         scalars = {**mean_metrics(history), **progress.report(),
                    "g_learning_rate": float(g_learning_rate(done - 1)),
-                   "d_learning_rate": float(d_learning_rate(done * config.n_critic - 1))}
+                   "d_learning_rate": float(d_learning_rate(
+                       done * steps.critic_updates_per_step(config) - 1))}
         train_writer.scalars(done, scalars)
         logging.info("%s", log_line(done, config.num_train_steps, scalars))
         history = []

@@ -58,6 +58,7 @@ _DEMO_RECIPE = {
     "loss.au_mse": "ganimation", "loss.attention": 1.0, "loss.cycle": 10.0,
     "loss.paired_l1": 0.0, "lr_decay_fraction": 1 / 3, "eval_every_steps": 250,
     "model.texture_residual": False, "loss.texture_tv": 0.0,
+    "loss.regulariser_passes": "both_mean", "model.au_conditioning": "input",
 }
 
 EXPERIMENTS: dict[str, Experiment] = {

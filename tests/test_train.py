@@ -236,3 +236,143 @@ def test_bfloat16_compute_trains_with_finite_losses_and_float32_state():
   edited = g_state.apply_fn({"params": g_state.params}, np.zeros((1, 16, 16, 3), np.float32),
                             np.zeros((1, 17), np.float32))
   assert all(x.dtype == np.float32 for x in edited if x is not None)
+
+
+def _perturbed_states(config, seed=0):
+  """Fresh states with every generator weight moved, so that the zero-init
+  heads give a flow and an attention that vary."""
+  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  rng = np.random.default_rng(seed)
+  params = jax.tree.map(lambda x: np.asarray(x) + 0.2 * rng.normal(size=x.shape).astype(np.float32),
+                        jax.device_get(g_state.params))
+  return g_state.replace(params=params), d_state
+
+
+def _flow_tv_by_hand(flow):
+  """Paper eq. 9 in pixels: squared differences summed, averaged over the batch."""
+  flow = np.asarray(flow, np.float64) * np.array([flow.shape[2] / 2, flow.shape[1] / 2])
+  return (np.sum(np.diff(flow, axis=1) ** 2) + np.sum(np.diff(flow, axis=2) ** 2)) / len(flow)
+
+
+@pytest.mark.parametrize("passes, combine", [
+    ("edit", lambda edit, cycle: edit), ("both_mean", lambda edit, cycle: (edit + cycle) / 2),
+    ("both_sum", lambda edit, cycle: edit + cycle)])
+def test_dftnet_regularisers_apply_to_the_passes_the_config_names(passes, combine):
+  config = tiny.get_config()
+  config.loss.regulariser_passes = passes
+  g_state, d_state = _perturbed_states(config)
+  batch = jax.tree.map(lambda x: x[0], _batch(config, 2))
+  _, metrics = steps.generator_loss(g_state.params, d_state.params, batch,
+                                    g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+                                    config=config)
+  apply = lambda x, aus: g_state.apply_fn({"params": g_state.params}, x, aus)
+  edited = apply(batch["image"], batch["target_aus"])
+  cycled = apply(edited.image, batch["aus"])
+  attention = lambda out: -np.mean(np.asarray(out.attention, np.float64))
+  np.testing.assert_allclose(metrics["g_attention"],
+                             combine(attention(edited), attention(cycled)), rtol=1e-5)
+  np.testing.assert_allclose(metrics["g_tv"],
+                             combine(_flow_tv_by_hand(edited.flow), _flow_tv_by_hand(cycled.flow)),
+                             rtol=1e-4)
+
+
+def test_ganimation_adds_its_mask_terms_of_both_passes():
+  """As GANimation's code: mask_1 + mask_2 (mean and smoothness of each)."""
+  config = tiny.get_config()
+  config.model.variant = "ganimation"
+  g_state, d_state = _perturbed_states(config)
+  batch = jax.tree.map(lambda x: x[0], _batch(config, 3))
+  _, metrics = steps.generator_loss(g_state.params, d_state.params, batch,
+                                    g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+                                    config=config)
+  apply = lambda x, aus: g_state.apply_fn({"params": g_state.params}, x, aus)
+  edited = apply(batch["image"], batch["target_aus"])
+  cycled = apply(edited.image, batch["aus"])
+  # This device's share of the batch sums its own smoothness; the pmean of
+  # the shares' gradients divides again (steps.generator_objective).
+  shares = config.batch_size / len(batch["image"])
+
+  def mask_terms(out):
+    a = np.asarray(out.attention, np.float64)
+    smooth = np.abs(np.diff(a, axis=1)).sum() + np.abs(np.diff(a, axis=2)).sum()
+    return config.loss.ganimation_mask * a.mean() + shares * config.loss.ganimation_mask_smooth * smooth
+
+  np.testing.assert_allclose(metrics["g_attention"], mask_terms(edited) + mask_terms(cycled),
+                             rtol=1e-5)
+
+
+def test_an_unknown_regulariser_passes_value_is_named():
+  config = tiny.get_config()
+  config.loss.regulariser_passes = "cycle"
+  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  batch = jax.tree.map(lambda x: x[0], _batch(config, 0))
+  with pytest.raises(ValueError, match="regulariser_passes.*'cycle'"):
+    steps.generator_loss(g_state.params, d_state.params, batch, g_apply=g_state.apply_fn,
+                         d_apply=d_state.apply_fn, config=config)
+
+
+def _critic_update_with_sgd(config, monkeypatch, how):
+  """One critic update (one device, SGD 0.1): its parameters and metrics."""
+  monkeypatch.setattr(steps, "create_optimizer", lambda config, learning_rate: optax.sgd(0.1))
+  config.critic_update = how
+  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  batch = jax.tree.map(lambda x: x[0], _batch(config, 4))
+  fake = np.asarray(g_state.apply_fn({"params": g_state.params}, batch["image"],
+                                     batch["target_aus"]).image)
+  update = jax.vmap(lambda state, b, f: steps.d_update(state, f, b, jax.random.key(5),
+                                                       config=config),
+                    in_axes=(None, None, None), out_axes=None, axis_name="batch", axis_size=1)
+  new_state, metrics = update(d_state, batch, fake)
+  return d_state, new_state, metrics, batch, fake
+
+
+def test_ganimations_critic_update_takes_the_penalty_in_a_second_step(monkeypatch):
+  """By hand with SGD: p1 = p0 − lr·∇(adv + cond)(p0), p2 = p1 − lr·∇gp(p1)."""
+  config = tiny.get_config()
+  d_state, new_state, metrics, batch, fake = _critic_update_with_sgd(config, monkeypatch,
+                                                                     "ganimation")
+  keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(5), i))(np.arange(len(fake)))
+  grad = lambda params, terms: jax.grad(lambda p: steps.critic_loss(
+      p, fake, batch, keys, d_apply=d_state.apply_fn, config=config, terms=terms)[0])(params)
+  p1 = jax.tree.map(lambda p, g: p - 0.1 * g, d_state.params, grad(d_state.params, ("adv", "cond")))
+  p2 = jax.tree.map(lambda p, g: p - 0.1 * g, p1, grad(p1, ("gp",)))
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+               jax.device_get(new_state.params), jax.device_get(p2))
+  assert int(new_state.step) == 2 and {"d_gp", "d_gp_grad_norm"} <= set(metrics)
+  np.testing.assert_allclose(metrics["d_loss"], config.loss.adv * metrics["d_adv"]
+                             + config.loss.cond * metrics["d_cond"]
+                             + config.loss.gp * metrics["d_gp"], rtol=1e-5)
+
+
+def test_the_two_critic_updates_differ_and_combined_is_one_step_on_the_sum(monkeypatch):
+  config = tiny.get_config()
+  d_state, combined, _, batch, fake = _critic_update_with_sgd(config, monkeypatch, "combined")
+  _, ganimation, _, _, _ = _critic_update_with_sgd(tiny.get_config(), monkeypatch, "ganimation")
+  keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(5), i))(np.arange(len(fake)))
+  total = jax.grad(lambda p: steps.critic_loss(p, fake, batch, keys, d_apply=d_state.apply_fn,
+                                               config=config)[0])(d_state.params)
+  expected = jax.tree.map(lambda p, g: p - 0.1 * g, d_state.params, total)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
+               jax.device_get(combined.params), jax.device_get(expected))
+  assert int(combined.step) == 1
+  differ = jax.tree.leaves(jax.tree.map(lambda a, b: not np.allclose(a, b, atol=1e-6),
+                                        jax.device_get(combined.params),
+                                        jax.device_get(ganimation.params)))
+  assert any(differ)
+
+
+def test_ganimations_critic_schedule_counts_two_updates_a_step():
+  config = tiny.get_config()
+  config.num_train_steps, config.n_critic, config.lr_decay_fraction = 30, 5, 1 / 3
+  combined = steps.critic_learning_rate_fn(config)
+  config.critic_update = "ganimation"
+  ganimation = steps.critic_learning_rate_fn(config)
+  # Both decay to 0 at the end of the run, counted in their own updates.
+  assert float(combined(150)) == 0.0 and float(ganimation(150)) > 0.0
+  assert float(ganimation(300)) == 0.0
+  np.testing.assert_allclose(float(ganimation(2 * 120)), float(combined(120)), rtol=1e-6)
+
+
+def test_an_unknown_critic_update_is_named(monkeypatch):
+  with pytest.raises(ValueError, match="critic_update.*'twice'"):
+    _critic_update_with_sgd(tiny.get_config(), monkeypatch, "twice")
