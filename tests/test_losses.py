@@ -56,6 +56,46 @@ def test_gradient_penalty_quadratic_critic_matches_finite_differences():
   np.testing.assert_allclose(jax.grad(penalty)(a), fd, rtol=1e-4)
 
 
+def test_gradient_penalty_interpolates_each_example_with_its_own_weight():
+  """Real ≠ fake and a non-linear critic D(x) = a/2·‖x − c‖²: ∇D(x̃) = a(x̃ − c)
+  at x̃ = α·real + (1 − α)·fake, α drawn from each example's key. The value
+  by hand, and its derivatives in a and c by central differences; a
+  dropped, shared or swapped interpolation weight fails both."""
+  real, fake = _rand((3, 3, 3, 2), 5), _rand((3, 3, 3, 2), 6) * 2.0
+  centre = _rand((3, 3, 2), 7) * 0.5
+  keys = jax.random.split(jax.random.key(2), 3)
+  alpha = np.array([float(jax.random.uniform(k, (1, 1, 1))[0, 0, 0]) for k in keys])
+  assert np.ptp(alpha) > 0.1  # distinct weights, so a shared one would show
+  interpolates = (alpha[:, None, None, None] * real.astype(np.float64)
+                  + (1 - alpha[:, None, None, None]) * fake)
+
+  def by_hand(a, c):
+    norms = a * np.sqrt(((interpolates - c) ** 2).sum(axis=(1, 2, 3)))
+    return np.mean((norms - 1.0) ** 2)
+
+  def penalty(a, c):
+    critic = lambda x: (0.5 * a * jnp.sum((x - c) ** 2, axis=(1, 2, 3)))[:, None, None]
+    return losses.gradient_penalty(critic, real, fake, keys, eps=0.0)
+
+  a = 0.4
+  np.testing.assert_allclose(penalty(a, centre), by_hand(a, centre), rtol=1e-5)
+  h = 1e-3
+  np.testing.assert_allclose(jax.grad(penalty)(a, centre),
+                             (by_hand(a + h, centre) - by_hand(a - h, centre)) / (2 * h),
+                             rtol=1e-3)
+  grad_c = np.asarray(jax.grad(penalty, argnums=1)(a, centre))
+  for index in [(0, 0, 0), (1, 2, 1), (2, 1, 0)]:
+    step = np.zeros_like(centre, np.float64)
+    step[index] = h
+    fd = (by_hand(a, centre + step) - by_hand(a, centre - step)) / (2 * h)
+    np.testing.assert_allclose(grad_c[index], fd, rtol=1e-3, atol=1e-6)
+  # The fakes are constants: no gradient flows back into the generator.
+  fake_grad = jax.grad(lambda f: losses.gradient_penalty(
+      lambda x: (0.5 * a * jnp.sum((x - centre) ** 2, axis=(1, 2, 3)))[:, None, None],
+      real, f, keys))(fake)
+  assert not np.any(fake_grad)
+
+
 def test_gradient_penalty_is_differentiable_at_zero_gradient():
   """A constant critic has ∇D = 0: ε inside the square root keeps gradients finite."""
   critic = lambda x: jnp.zeros((x.shape[0], 1, 1)) * jnp.sum(x)

@@ -51,8 +51,16 @@ def test_main_trains_then_evaluates(tmp_path, data_dir):
   assert {"d_loss", "g_loss", "g_cycle", "mean_attention"} <= set(metrics)
   # Paired with the renderer's ground truth: the edit and the copy baseline.
   for name in ("edit", "copy", "edit_eyes", "copy_eyes", "edit_mouth", "copy_mouth", "cycle"):
-    assert 0.0 < metrics[f"{name}_l1"] < 1.0 and metrics[f"{name}_psnr"] > 0.0
-  assert metrics["edit_au_mse"] >= 0.0 and metrics["real_au_mse"] >= 0.0
+    assert 0.0 < metrics[f"{name}_l1"] < 1.0 and np.isfinite(metrics[f"{name}_psnr"])
+  # Two steps leave the paper's generator blending its untrained texture
+  # into about half of every pixel (A ≈ 0.5): farther from the ground truth
+  # than copying the source, in the face and in each region, by L1 and PSNR
+  # alike, and a negative gain inside the changed pixels.
+  for region in ("", "_eyes", "_mouth"):
+    assert metrics[f"edit{region}_l1"] > metrics[f"copy{region}_l1"], region
+    assert metrics[f"edit{region}_psnr"] < metrics[f"copy{region}_psnr"], region
+  assert metrics["gain"] < 0.0 and metrics["leak"] > 0.0
+  assert metrics["edit_au_mse"] > 0.0 and metrics["real_au_mse"] > 0.0
   assert os.path.exists(os.path.join(workdir, "images", "test_step_000002.png"))
   # The paper's figures, 4 faces (num_grid_images) of 16×16: Fig. 3 source |
   # aligned and result at 5 AU45 levels, Fig. 4 source | aligned | texture |

@@ -126,19 +126,21 @@ def _train_on(config, devices, batches):
   return jax.device_get((g_state.params, d_state.params, metrics))
 
 
-def test_one_and_two_devices_give_the_same_parameters(monkeypatch):
+@pytest.mark.parametrize("variant", ["ganimation", "dftnet"])
+def test_one_and_two_devices_give_the_same_parameters(monkeypatch, variant):
   """Per-example keys and global-batch loss scales: the device count changes
   only the float summation order.
 
-  GANimation's variant: its critic is everyone's, and its generator has the
-  one term summed over the batch. Plain SGD, so parameter changes are summed
+  GANimation's variant has the one term summed over the batch (its mask
+  smoothness); DFT-Net's has the warp, the flow TV and the attention
+  paths. Plain SGD, so parameter changes are summed
   gradients: Adam's first steps move every weight by about ±lr whatever its
   gradient's size, and some gradients are rounding noise in any order (e.g.
   the centre taps of the constant AU channels, which instance norm removes).
   """
   monkeypatch.setattr(steps, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
   config = tiny.get_config()
-  config.model.variant = "ganimation"
+  config.model.variant = variant
   config.n_critic = 3
   batches = [_global_batch(config, seed) for seed in range(3)]
   g_init, d_init = steps.create_train_states(config, jax.random.key(0))
@@ -376,3 +378,56 @@ def test_ganimations_critic_schedule_counts_two_updates_a_step():
 def test_an_unknown_critic_update_is_named(monkeypatch):
   with pytest.raises(ValueError, match="critic_update.*'twice'"):
     _critic_update_with_sgd(tiny.get_config(), monkeypatch, "twice")
+
+
+@pytest.mark.parametrize("variant", models.VARIANTS)
+def test_every_generator_module_gets_a_gradient_in_a_generator_step(variant):
+  """The objective reaches every submodule and every decoder's head: a
+  decoder cut off by a stray stop_gradient (or left out of the output)
+  would get none."""
+  config = tiny.get_config()
+  config.model.variant = variant
+  g_state, d_state = _perturbed_states(config)
+  batch = jax.tree.map(lambda x: x[0], _batch(config, 5))
+  grads = jax.grad(lambda p: steps.generator_loss(
+      p, d_state.params, batch, g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+      config=config)[0])(g_state.params)
+  grads = jax.device_get(grads)
+  norm = lambda tree: float(np.sqrt(sum(np.sum(np.square(x)) for x in jax.tree.leaves(tree))))
+  for name, module in grads.items():
+    assert norm(module) > 0, name
+    convs = sorted((k for k in module if k.startswith("Conv_")), key=lambda k: int(k[5:]))
+    if name != "encoder":
+      assert norm(module[convs[-1]]) > 0, f"{name}'s head"
+  expected = {"dftnet": {"encoder", "flow_decoder", "texture_decoder"},
+              "ganimation": {"encoder", "decoder"},
+              "warp_only": {"encoder", "flow_decoder"}}[variant]
+  assert set(grads) == expected
+
+
+@pytest.mark.parametrize("impl", ["im2col", "s2d", "banded", "winograd"])
+def test_both_losses_gradients_do_not_depend_on_the_convolution_formulation(impl):
+  """The whole critic loss (the penalty's double backward included) and the
+  whole generator loss (the cycle pass included) have the same gradients
+  under every formulation as under native convolutions (dftnet, tiny)."""
+  def gradients(conv_impl):
+    config = tiny.get_config()
+    config.model.conv_impl = conv_impl
+    g_state, d_state = _perturbed_states(config)
+    batch = jax.tree.map(lambda x: x[0], _batch(config, 6))
+    fake = g_state.apply_fn({"params": g_state.params}, batch["image"],
+                            batch["target_aus"]).image
+    keys = jax.random.split(jax.random.key(3), len(fake))
+    d_grads = jax.grad(lambda p: steps.critic_loss(p, fake, batch, keys, d_apply=d_state.apply_fn,
+                                                   config=config)[0])(d_state.params)
+    g_grads = jax.grad(lambda p: steps.generator_loss(
+        p, d_state.params, batch, g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+        config=config)[0])(g_state.params)
+    return jax.device_get((d_grads, g_grads))
+
+  def close(path, a, b):
+    # Relative to the leaf's largest gradient: summation order differs.
+    np.testing.assert_allclose(a, b, rtol=0, atol=2e-3 * np.abs(b).max() + 1e-7,
+                               err_msg=f"{impl} {jax.tree_util.keystr(path)}")
+
+  jax.tree_util.tree_map_with_path(close, gradients(impl), gradients("native"))
