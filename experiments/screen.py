@@ -81,6 +81,11 @@ def train_one(name: str, seed: int, out: str, data_path: str, eval_every: int,
   config = config_of(name, seed, num_steps)
   with np.load(data_path) as f:
     data = array_pipeline.Split(f["images"], f["aus"], f["identities"])
+  faces = config.dataset_config
+  if data.images.shape[:2] != (faces.num_train, faces.resolution):
+    raise ValueError(f"{data_path} holds {len(data.images)} faces of {data.images.shape[1]} px;"
+                     f" experiment {name!r} trains on {faces.num_train} of {faces.resolution} px:"
+                     f" delete the file to draw them again")
   init_key, key, _ = steps.run_keys(config)
   g_state, d_state = steps.create_train_states(config, init_key)
   p_cycle = steps.parallel_cycle(config)
@@ -166,7 +171,8 @@ def screen(names: Sequence[str], seeds: Sequence[int], out: str, data_path: str,
     if config_of(name, 0).dataset_config != dataset:
       raise ValueError(f"experiment {name!r} trains on other faces than {names[0]!r}")
   if not os.path.exists(data_path):
-    data = array_pipeline.draw_split("train", dataset.num_train, dataset.resolution)
+    data = array_pipeline.draw_split("train", dataset.num_train, dataset.resolution,
+                                     dataset.get("seed", 0))
     np.savez(data_path, images=data.images, aus=data.aus, identities=data.identities)
   runs = [(name, seed) for seed in seeds for name in names]
   pending, running = list(runs), []
@@ -183,8 +189,8 @@ def screen(names: Sequence[str], seeds: Sequence[int], out: str, data_path: str,
       name, seed = pending.pop(0)
       running.append(subprocess.Popen(
           [sys.executable, "-m", "experiments.screen", f"--one={name}", f"--seeds={seed}",
-           f"--out={out}", f"--data={data_path}", f"--eval_every={eval_every}", f"--steps={num_steps or 0}",
-           f"--ema={ema_decay}"],
+           f"--out={out}", f"--data={data_path}", f"--eval_every={eval_every}",
+           f"--steps={num_steps or 0}", f"--ema={ema_decay}"],
           cwd=learning.REPO))
     time.sleep(1)
     for process in [p for p in running if p.poll() is not None]:

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from configs import tiny
 from dftnet_jax import array_pipeline
@@ -28,6 +29,7 @@ def test_a_screened_run_records_its_curve_and_the_gather_keeps_its_outputs(
     config = tiny.get_config()
     config.seed, config.num_train_steps = seed, num_steps or 4
     config.suite_faces = 2
+    config.dataset_config.num_train = 16
     return config
 
   monkeypatch.setattr(screen, "config_of", tiny_config)
@@ -47,6 +49,10 @@ def test_a_screened_run_records_its_curve_and_the_gather_keeps_its_outputs(
     assert list(figures.files) == ["tiny_seed0"] and figures["tiny_seed0"].ndim == 3
     assert params.files and all(name.startswith("tiny/") for name in params.files)
   assert not (out / "tiny_seed0.npz").exists()
+  # Faces drawn for another config are refused, naming the file.
+  np.savez(path, images=data.images[:8], aus=data.aus[:8], identities=data.identities[:8])
+  with pytest.raises(ValueError, match="faces.npz holds 8 faces"):
+    screen.train_one("tiny", 0, str(out), path, eval_every=2, num_steps=4)
 
 
 def test_the_table_has_a_row_per_run_and_says_where_the_budget_stopped_one(tmp_path):
