@@ -112,6 +112,9 @@ EXPERIMENTS: dict[str, Experiment] = {
         " for the supervised learning-speed runs"),
     "supervised_fast_lr_1e-3": Experiment("supervised_fast", {"learning_rate": 1e-3},
                                           "does a ten times faster rate shorten the plateau?"),
+    "supervised_fast_film": Experiment(
+        "supervised_fast", {"model.au_conditioning": "film"},
+        "does a direct path for the AUs shorten the supervised generator's plateau?"),
     "supervised_film": Experiment(
         "supervised", {"model.au_conditioning": "film"},
         "does the supervised generator learn once the AUs reach every layer?"),
