@@ -258,20 +258,26 @@ def _flow_tv_by_hand(flow):
   return (np.sum(np.diff(flow, axis=1) ** 2) + np.sum(np.diff(flow, axis=2) ** 2)) / len(flow)
 
 
+def _objective_and_passes(config, batch_seed):
+  """The generator objective's metrics on a batch, with the edit and the
+  cycle pass it is made of (perturbed weights)."""
+  g_state, d_state = _perturbed_states(config)
+  batch = jax.tree.map(lambda x: x[0], _batch(config, batch_seed))
+  _, metrics = steps.generator_loss(g_state.params, d_state.params, batch,
+                                    g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+                                    config=config)
+  apply = lambda x, aus: g_state.apply_fn({"params": g_state.params}, x, aus)
+  edited = apply(batch["image"], batch["target_aus"])
+  return metrics, edited, apply(edited.image, batch["aus"]), batch
+
+
 @pytest.mark.parametrize("passes, combine", [
     ("edit", lambda edit, cycle: edit), ("both_mean", lambda edit, cycle: (edit + cycle) / 2),
     ("both_sum", lambda edit, cycle: edit + cycle)])
 def test_dftnet_regularisers_apply_to_the_passes_the_config_names(passes, combine):
   config = tiny.get_config()
   config.loss.regulariser_passes = passes
-  g_state, d_state = _perturbed_states(config)
-  batch = jax.tree.map(lambda x: x[0], _batch(config, 2))
-  _, metrics = steps.generator_loss(g_state.params, d_state.params, batch,
-                                    g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
-                                    config=config)
-  apply = lambda x, aus: g_state.apply_fn({"params": g_state.params}, x, aus)
-  edited = apply(batch["image"], batch["target_aus"])
-  cycled = apply(edited.image, batch["aus"])
+  metrics, edited, cycled, _ = _objective_and_passes(config, 2)
   attention = lambda out: -np.mean(np.asarray(out.attention, np.float64))
   np.testing.assert_allclose(metrics["g_attention"],
                              combine(attention(edited), attention(cycled)), rtol=1e-5)
@@ -284,14 +290,7 @@ def test_ganimation_adds_its_mask_terms_of_both_passes():
   """As GANimation's code: mask_1 + mask_2 (mean and smoothness of each)."""
   config = tiny.get_config()
   config.model.variant = "ganimation"
-  g_state, d_state = _perturbed_states(config)
-  batch = jax.tree.map(lambda x: x[0], _batch(config, 3))
-  _, metrics = steps.generator_loss(g_state.params, d_state.params, batch,
-                                    g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
-                                    config=config)
-  apply = lambda x, aus: g_state.apply_fn({"params": g_state.params}, x, aus)
-  edited = apply(batch["image"], batch["target_aus"])
-  cycled = apply(edited.image, batch["aus"])
+  metrics, edited, cycled, batch = _objective_and_passes(config, 3)
   # This device's share of the batch sums its own smoothness; the pmean of
   # the shares' gradients divides again (steps.generator_objective).
   shares = config.batch_size / len(batch["image"])
