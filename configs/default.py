@@ -24,6 +24,9 @@ def get_model_config() -> ml_collections.ConfigDict:
   model.g_res_blocks = 6
   # Discriminator channels of its first conv (doubled at each layer).
   model.d_width = 64
+  # How the critic's kernels start: 'gan' (N(0, 0.02), GANimation's) or 'he'
+  # (models.CRITIC_INITS says why).
+  model.d_kernel_init = "gan"
   # Stride-2 discriminator layers; the critic map is image_size / 2**d_layers.
   model.d_layers = 6
   # Convolution formulation, one of dftnet_jax.conv.IMPLS: 'auto' picks native
@@ -90,6 +93,11 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # supervision the GAN recipe does not have. It shows what the generator can
   # reach at a budget. Synthetic faces only.
   loss.paired_l1 = 0.0
+  # The distances of the cycle term (paper: 'l1') and of the paired term
+  # ('l1' or 'l2', losses.PIXEL_DISTANCES; 'l2' squares the error, whose pull
+  # near the copy of the source fades, see losses.pixel_distance).
+  loss.cycle_distance = "l1"
+  loss.paired_distance = "l1"
   return loss
 
 
@@ -141,6 +149,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.keep_checkpoints = 3
   # Adam as in the paper (§3.1), for G and D alike.
   config.learning_rate = 1e-4
+  # Generator steps at the start with a generator learning rate of 0, so the
+  # critic learns to read AUs before the generator follows its reading
+  # (steps.generator_learning_rate_fn). 0: none (the paper).
+  config.critic_head_start = 0
   # The critic's learning rate; None: `learning_rate` (the paper). Set apart
   # it is TTUR (Heusel et al. 2017).
   config.d_learning_rate = config_dict.placeholder(float)

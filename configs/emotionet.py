@@ -37,6 +37,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.texture_residual = False
   # §2.1: the target AUs enter as constant maps beside the image.
   config.model.au_conditioning = "input"
+  # GANimation's code initialises every convolution from N(0, 0.02).
+  config.model.d_kernel_init = "gan"
   # §3.1: "Adam with learning rate of 0.0001, beta1 = 0.5, beta2 = 0.999".
   config.learning_rate = 1e-4
   # The same optimiser for both networks (no separate critic rate).
@@ -76,6 +78,11 @@ def get_config() -> ml_collections.ConfigDict:
   # (EmotioNet has no ground truth).
   config.loss.texture_tv = 0.0
   config.loss.paired_l1 = 0.0
+  config.loss.paired_distance = "l1"
+  # Eq. 8: the cycle's L1.
+  config.loss.cycle_distance = "l1"
+  # The paper trains both networks from the first step.
+  config.critic_head_start = 0
   # §3.1: "The target AUs are firstly sampled from the whole training set";
   # GANimation adds U(-0.1, 0.1) noise.
   config.target_au_noise = 0.1

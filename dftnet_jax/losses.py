@@ -77,15 +77,38 @@ def au_regression(predicted: jax.Array, target: jax.Array, *, batch_divisor: flo
   return jnp.mean((predicted - target) ** 2) / batch_divisor
 
 
-def cycle_l1(source: jax.Array, reconstruction: jax.Array) -> jax.Array:
-  """Identity preservation: mean |Xs − G(G(Xs, yt), ys)| (paper eq. 8)."""
-  return jnp.mean(jnp.abs(source - reconstruction))
+# How an image is compared with the one it should be (the cycle's source,
+# the paired ceiling's ground truth): 'l1' (the paper's) or 'l2' (squared).
+PIXEL_DISTANCES: tuple[str, ...] = ("l1", "l2")
 
 
-def paired_l1(edited: jax.Array, truth: jax.Array) -> jax.Array:
-  """mean |X̂ − X_gt|: supervision by the ground-truth edit, which only the
-  synthetic faces have (the ceiling experiment, `config.loss.paired_l1`)."""
-  return jnp.mean(jnp.abs(edited - truth))
+def pixel_distance(x: jax.Array, y: jax.Array, distance: str = "l1") -> jax.Array:
+  """mean |x − y| ('l1') or mean (x − y)² ('l2') over everything.
+
+  Why both: an edit changes 1–8% of a face's pixels, so near the copy of
+  the source almost every pixel is already right. L1's gradient there is
+  ±1 per pixel however small the error, so the unchanged pixels pull any
+  move back to the copy as hard as the changed ones pull towards the edit;
+  the squared error's pull fades with the error, leaving the changed
+  pixels to lead (experiments/LEARNING.md, session 6).
+  """
+  if distance == "l1":
+    return jnp.mean(jnp.abs(x - y))
+  if distance == "l2":
+    return jnp.mean(jnp.square(x - y))
+  raise ValueError(f"unknown pixel distance {distance!r}; expected one of {PIXEL_DISTANCES}")
+
+
+def cycle_loss(source: jax.Array, reconstruction: jax.Array, distance: str = "l1"
+               ) -> jax.Array:
+  """Identity preservation: Xs against G(G(Xs, yt), ys) (paper eq. 8: L1)."""
+  return pixel_distance(source, reconstruction, distance)
+
+
+def paired_loss(edited: jax.Array, truth: jax.Array, distance: str = "l1") -> jax.Array:
+  """X̂ against the ground-truth edit X_gt, which only the synthetic faces
+  have (the ceiling experiment, `config.loss.paired_l1`)."""
+  return pixel_distance(edited, truth, distance)
 
 
 def _differences(x: jax.Array) -> tuple[jax.Array, jax.Array]:

@@ -32,6 +32,14 @@ UPSAMPLINGS: tuple[str, ...] = ("transpose", "resize")
 # concatenated to the image, GANimation's and the paper's) or 'film' (also a
 # per-channel scale and shift of every instance norm, from the AUs).
 AU_CONDITIONINGS: tuple[str, ...] = ("input", "film")
+# How the critic's kernels start: 'gan' (N(0, 0.02), GANimation's and
+# DCGAN's) or 'he' (N(0, 2 / fan-in), He et al. 2015). With no
+# normalisation between its layers, N(0, 0.02) shrinks the signal at every
+# layer of a narrow critic (by ~0.3× a layer at the demo's width 16), and
+# the demo critic alone learns nothing of the AUs in 1,000 updates
+# (experiments/LEARNING.md, session 6).
+CRITIC_INITS: dict[str, nn.initializers.Initializer] = {
+    "gan": default_kernel_init, "he": nn.initializers.he_normal()}
 
 
 class GeneratorOutput(NamedTuple):
@@ -277,11 +285,13 @@ class Discriminator(nn.Module):
     num_layers: stride-2 convs; the critic map is H/2^n × W/2^n.
     conv_impl: convolution formulation (see `dftnet_jax.conv`).
     dtype: the convolutions' compute dtype; both heads return float32.
+    kernel_init: one of `CRITIC_INITS`.
   """
   width: int = 64
   num_layers: int = 6
   conv_impl: str = "auto"
   dtype: str = "float32"
+  kernel_init: str = "gan"
 
   @nn.compact
   def __call__(self, image: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -297,8 +307,11 @@ class Discriminator(nn.Module):
           f" 2^num_layers = {2 ** self.num_layers}, got {image.shape[1:3]}")
     # The gradient penalty differentiates the critic twice; 'auto' picks the
     # formulation that is fast for that.
+    if self.kernel_init not in CRITIC_INITS:
+      raise ValueError(f"unknown critic kernel_init {self.kernel_init!r}; expected one of"
+                       f" {tuple(CRITIC_INITS)}")
     conv = functools.partial(Conv, impl=resolve_impl(self.conv_impl, twice_differentiated=True),
-                             dtype=self.dtype)
+                             dtype=self.dtype, kernel_init=CRITIC_INITS[self.kernel_init])
     x = image
     for k in range(self.num_layers):
       x = nn.leaky_relu(conv(self.width * 2 ** k, 4, stride=2, padding=1, use_bias=True)(x),
@@ -325,6 +338,8 @@ def create_generator(config: ml_collections.ConfigDict) -> Generator:
 
 
 def create_discriminator(config: ml_collections.ConfigDict) -> Discriminator:
-  """The critic described by a model config (see configs/default.py)."""
+  """The critic described by a model config (see configs/default.py); one
+  saved before `d_kernel_init` existed starts from GANimation's init."""
   return Discriminator(width=config.d_width, num_layers=config.d_layers,
-                       conv_impl=config.conv_impl, dtype=config.get("dtype", "float32"))
+                       conv_impl=config.conv_impl, dtype=config.get("dtype", "float32"),
+                       kernel_init=config.get("d_kernel_init", "gan"))

@@ -70,6 +70,27 @@ def create_learning_rate_fn(config: ml_collections.ConfigDict, steps: int,
   return optax.join_schedules([constant, decay], [steps - decay_steps])
 
 
+def generator_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Schedule:
+  """The generator's schedule: 0 for the first `config.critic_head_start`
+  steps, then `create_learning_rate_fn` over the rest of the run.
+
+  Why a head start: the generator's only push away from copying its source
+  is the critic's AU reading of its edits, and a fresh critic reads nothing
+  (it explains none of the AUs' variance for its first ~2,000 updates in the
+  demo, experiments/LEARNING.md). Until it does, the generator follows
+  noise. Frozen for a few hundred steps, it lets the critic learn to read
+  real faces first, for the cost of those steps.
+  """
+  head_start = config.get("critic_head_start", 0)
+  if not 0 <= head_start < config.num_train_steps:
+    raise ValueError(f"config.critic_head_start must be in [0, num_train_steps ="
+                     f" {config.num_train_steps}), got {head_start}")
+  schedule = create_learning_rate_fn(config, config.num_train_steps - head_start)
+  if not head_start:
+    return schedule
+  return optax.join_schedules([optax.constant_schedule(0.0), schedule], [head_start])
+
+
 def critic_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Schedule:
   """The critic's schedule: `config.d_learning_rate` (default
   `config.learning_rate`) over its n_critic updates a step, two each under
@@ -105,7 +126,7 @@ def create_train_states(config: ml_collections.ConfigDict, key: jax.Array,
   aus = jnp.zeros((1, models.aus_lib.NUM_AUS), jnp.float32)
   generator = models.create_generator(config.model)
   discriminator = models.create_discriminator(config.model)
-  g_tx = create_optimizer(config, create_learning_rate_fn(config, config.num_train_steps))
+  g_tx = create_optimizer(config, generator_learning_rate_fn(config))
   d_tx = create_optimizer(config, critic_learning_rate_fn(config))
 
   def make(**fields: Any) -> train_state.TrainState:
@@ -215,10 +236,12 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
   terms = {
       "g_adv": (cfg.adv, losses.generator_wgan(fake_map)),
       "g_cond": (cfg.cond, losses.au_regression(fake_aus, targets, batch_divisor=divisor)),
-      "g_cycle": (cfg.cycle, losses.cycle_l1(batch["image"], cycled.image)),
+      "g_cycle": (cfg.cycle, losses.cycle_loss(batch["image"], cycled.image,
+                                               cfg.get("cycle_distance", "l1"))),
   }
   if cfg.get("paired_l1"):
-    terms["g_paired_l1"] = (cfg.paired_l1, losses.paired_l1(edited.image, batch["target_image"]))
+    terms["g_paired_l1"] = (cfg.paired_l1, losses.paired_loss(
+        edited.image, batch["target_image"], cfg.get("paired_distance", "l1")))
   # Configs saved before the field existed ran both passes, averaged.
   over_passes = functools.partial(_over_passes, edited=edited, cycled=cycled,
                                   passes=cfg.get("regulariser_passes", "both_mean"))

@@ -267,7 +267,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
     editor = generator_editor(g_state)
   train_writer = summaries.Writer(os.path.join(workdir, "train"))
   eval_writer = summaries.Writer(os.path.join(workdir, "eval"))
-  g_learning_rate = steps.create_learning_rate_fn(config, config.num_train_steps)
+  g_learning_rate = steps.generator_learning_rate_fn(config)
   d_learning_rate = steps.critic_learning_rate_fn(config)
   progress = Progress(config.num_train_steps, config.n_critic * config.batch_size)
   history = []

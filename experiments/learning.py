@@ -56,7 +56,9 @@ _DEMO_RECIPE = {
     "num_train_steps": 1500, "model.upsampling": "transpose", "model.g_width": 16,
     "model.g_res_blocks": 2, "model.d_width": 16, "loss.cond": 4000.0,
     "loss.au_mse": "ganimation", "loss.attention": 1.0, "loss.cycle": 10.0,
-    "loss.paired_l1": 0.0, "lr_decay_fraction": 1 / 3, "eval_every_steps": 250,
+    "loss.paired_l1": 0.0, "loss.paired_distance": "l1", "loss.cycle_distance": "l1",
+    "lr_decay_fraction": 1 / 3, "eval_every_steps": 250, "critic_head_start": 0,
+    "model.d_kernel_init": "gan",
     "model.texture_residual": False, "loss.texture_tv": 0.0,
     "loss.regulariser_passes": "both_mean", "model.au_conditioning": "input",
 }
@@ -145,6 +147,41 @@ EXPERIMENTS: dict[str, Experiment] = {
                                   "a ten times higher price on the texture change's variation"),
     "g_width_32": Experiment("residual_tv_resize", {"model.g_width": 32},
                              "a generator twice as wide: is capacity short?"),
+    "supervised_fast_l2": Experiment(
+        "supervised_fast", {"loss.paired_distance": "l2"},
+        "is the supervised plateau L1's doing (its pull back to the copy does not fade"
+        " near it)?"),
+    "supervised_fast_l2_cycle_l2": Experiment(
+        "supervised_fast_l2", {"loss.cycle_distance": "l2"},
+        "does the L1 cycle term pin the supervised generator to the copy too?"),
+    # Generator-only probes of the paired term (experiments/ceiling_probe.py).
+    "supervised_l2_film": Experiment("supervised_fast_l2", {"model.au_conditioning": "film"},
+                                     "does the AUs' direct path speed up the L2 ceiling?"),
+    "supervised_l2_width_32": Experiment("supervised_fast_l2", {"model.g_width": 32},
+                                         "is the generator's width what holds the ceiling?"),
+    "supervised_l2_res_4": Experiment("supervised_fast_l2", {"model.g_res_blocks": 4},
+                                      "twice the residual blocks at the bottleneck"),
+    "supervised_l2_b1_0.9": Experiment("supervised_fast_l2", {"adam_b1": 0.9},
+                                       "Adam's usual momentum rather than the GAN's 0.5"),
+    "supervised_l2_ganimation": Experiment(
+        "supervised_fast_l2", {"model.variant": "ganimation"},
+        "how far the same budget takes GANimation's colour + attention, with no warp"),
+    "cycle_l2": Experiment("residual_tv_resize", {"loss.cycle_distance": "l2"},
+                           "the GAN recipe with a squared cycle error: does the L1 cycle's"
+                           " pull back to the copy hold its edits back?"),
+    "head_start": Experiment("residual_tv_resize", {"critic_head_start": 200},
+                             "the generator frozen for its first 200 steps (1,000 critic"
+                             " updates): does a critic that reads AUs first lead it sooner?"),
+    "critic_he": Experiment("residual_tv_resize", {"model.d_kernel_init": "he"},
+                            "a critic whose signal does not shrink layer by layer at init"),
+    "critic_he_ttur": Experiment("critic_he", {"d_learning_rate": 4e-4},
+                                 "that critic at four times the rate: does it read AUs sooner?"),
+    "critic_he_ttur_head_start": Experiment(
+        "critic_he_ttur", {"critic_head_start": 200},
+        "with a critic that reads AUs sooner and a head start to read them: does the GAN"
+        " edit?"),
+    "cycle_l2_head_start": Experiment("cycle_l2", {"critic_head_start": 200},
+                                      "both: a squared cycle error and a critic head start"),
     "cycle_1": Experiment("residual_tv_resize", {"loss.cycle": 1.0},
                           "a weaker cycle term (not editing cycles perfectly): does it hold the"
                           " edit back?"),

@@ -59,6 +59,24 @@ def config_of(name: str, seed: int, num_steps: int | None = None) -> Any:
   return config
 
 
+def load_faces(path: str, dataset: Any) -> Any:
+  """The training split of the synthetic `dataset` (a `dataset_config`) as
+  an `array_pipeline.Split`, drawn into `path` on first use; faces drawn for
+  another config are refused, naming the file."""
+  from dftnet_jax import array_pipeline  # pylint: disable=g-import-not-at-top
+  if not os.path.exists(path):
+    data = array_pipeline.draw_split("train", dataset.num_train, dataset.resolution,
+                                     dataset.get("seed", 0))
+    np.savez(path, images=data.images, aus=data.aus, identities=data.identities)
+  with np.load(path) as f:
+    data = array_pipeline.Split(f["images"], f["aus"], f["identities"])
+  if data.images.shape[:2] != (dataset.num_train, dataset.resolution):
+    raise ValueError(f"{path} holds {len(data.images)} faces of {data.images.shape[1]} px;"
+                     f" the experiment trains on {dataset.num_train} of {dataset.resolution} px:"
+                     f" delete the file to draw them again")
+  return data
+
+
 def _window_means(history: Sequence[Mapping[str, np.ndarray]]) -> dict[str, float]:
   names = history[0].keys()
   return {name: float(np.mean([m[name] for m in history])) for name in names}
@@ -79,13 +97,7 @@ def train_one(name: str, seed: int, out: str, data_path: str, eval_every: int,
   started = time.perf_counter()
   os.makedirs(out, exist_ok=True)
   config = config_of(name, seed, num_steps)
-  with np.load(data_path) as f:
-    data = array_pipeline.Split(f["images"], f["aus"], f["identities"])
-  faces = config.dataset_config
-  if data.images.shape[:2] != (faces.num_train, faces.resolution):
-    raise ValueError(f"{data_path} holds {len(data.images)} faces of {data.images.shape[1]} px;"
-                     f" experiment {name!r} trains on {faces.num_train} of {faces.resolution} px:"
-                     f" delete the file to draw them again")
+  data = load_faces(data_path, config.dataset_config)
   init_key, key, _ = steps.run_keys(config)
   g_state, d_state = steps.create_train_states(config, init_key)
   p_cycle = steps.parallel_cycle(config)
@@ -164,16 +176,13 @@ def screen(names: Sequence[str], seeds: Sequence[int], out: str, data_path: str,
   After `budget_s` seconds the runs still going are stopped (their curves so
   far are recorded) and the rest are not started."""
   started = time.perf_counter()
-  from dftnet_jax import array_pipeline  # pylint: disable=g-import-not-at-top
   os.makedirs(out, exist_ok=True)
   dataset = config_of(names[0], 0).dataset_config
   for name in names:
     if config_of(name, 0).dataset_config != dataset:
       raise ValueError(f"experiment {name!r} trains on other faces than {names[0]!r}")
-  if not os.path.exists(data_path):
-    data = array_pipeline.draw_split("train", dataset.num_train, dataset.resolution,
-                                     dataset.get("seed", 0))
-    np.savez(data_path, images=data.images, aus=data.aus, identities=data.identities)
+  # Drawn here once, not by every run at once.
+  load_faces(data_path, dataset)
   runs = [(name, seed) for seed in seeds for name in names]
   pending, running = list(runs), []
   while pending or running:

@@ -23,7 +23,7 @@ def test_config_builds_with_every_default_field(name):
 def test_the_paper_run_has_no_demo_deviation():
   from configs import emotionet  # pylint: disable=g-import-not-at-top
   config = emotionet.get_config()
-  assert config.model.upsampling == "transpose"
+  assert config.model.upsampling == "transpose" and config.model.d_kernel_init == "gan"
   assert not config.model.texture_residual
   assert config.loss.texture_tv == 0.0 and config.loss.paired_l1 == 0.0
   assert config.d_learning_rate is None and config.learning_rate == 1e-4
@@ -43,6 +43,8 @@ def test_the_paper_run_states_every_loss_field_and_the_critic_update():
   assert "config.critic_update =" in text and config.critic_update == "combined"
   assert config.loss.regulariser_passes == "edit" and config.loss.tv_units == "pixels"
   assert config.model.au_conditioning == "input"
+  assert config.loss.cycle_distance == "l1"
+  assert "config.critic_head_start =" in text and config.critic_head_start == 0
 
 
 def test_the_long_demo_is_the_demo_for_longer():

@@ -163,13 +163,30 @@ def test_au_cycle_and_attention_terms():
   np.testing.assert_allclose(losses.au_regression(pred, target, batch_divisor=4.0),
                              ((pred - target) ** 2).mean() / 4, rtol=1e-6)
   x, y = _rand((2, 3, 3, 3), 10), _rand((2, 3, 3, 3), 11)
-  np.testing.assert_allclose(losses.cycle_l1(x, y), np.abs(x - y).mean(), rtol=1e-6)
+  np.testing.assert_allclose(losses.cycle_loss(x, y), np.abs(x - y).mean(), rtol=1e-6)
   a = np.random.default_rng(12).uniform(size=(2, 3, 4, 1)).astype(np.float32)
   np.testing.assert_allclose(losses.attention_dftnet(a), -a.mean(), rtol=1e-6)
   tv = np.abs(np.diff(a, axis=1)).sum() + np.abs(np.diff(a, axis=2)).sum()
   np.testing.assert_allclose(
       losses.attention_ganimation(a, mean_weight=0.1, smooth_weight=1e-2),
       0.1 * a.mean() + 1e-2 * tv, rtol=1e-5)
+
+
+def test_pixel_distances_by_hand_and_their_pull_near_the_copy():
+  x, y = _rand((2, 5, 5, 3), 13), _rand((2, 5, 5, 3), 14)
+  np.testing.assert_allclose(losses.pixel_distance(x, y, "l1"), np.abs(x - y).mean(), rtol=1e-6)
+  np.testing.assert_allclose(losses.pixel_distance(x, y, "l2"), ((x - y) ** 2).mean(), rtol=1e-6)
+  for loss in (losses.cycle_loss, losses.paired_loss):
+    np.testing.assert_allclose(loss(x, y, "l2"), ((x - y) ** 2).mean(), rtol=1e-6)
+  # Why 'l2' exists: a pixel 1e-3 off the copy pulls back with gradient
+  # ±1/n under L1 and 2e-3/n under L2 (n the number of values).
+  near = y + 1e-3
+  n = y.size
+  np.testing.assert_allclose(jax.grad(losses.pixel_distance)(near, y, "l1"), 1 / n, rtol=1e-5)
+  np.testing.assert_allclose(jax.grad(losses.pixel_distance)(near, y, "l2"), 2e-3 / n,
+                             rtol=1e-3)
+  with pytest.raises(ValueError, match="pixel distance 'l3'"):
+    losses.pixel_distance(x, y, "l3")
 
 
 def test_texture_change_tv_by_hand():

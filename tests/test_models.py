@@ -129,6 +129,26 @@ def test_discriminator_other_resolutions(size, width, layers, critic_side):
   assert au.shape == (BATCH, NUM_AUS)
 
 
+def test_critic_kernels_start_as_their_init_says():
+  """'gan': N(0, 0.02) everywhere; 'he': std √(2 / fan-in), layer by layer."""
+  image = jnp.zeros((1, 32, 32, 3))
+  for name, expected_std in (("gan", lambda fan_in: 0.02),
+                             ("he", lambda fan_in: np.sqrt(2.0 / fan_in))):
+    critic = models.Discriminator(width=16, num_layers=3, kernel_init=name)
+    params = critic.init(jax.random.key(0), image)["params"]
+    kernels = {path: np.asarray(leaf) for path, leaf in
+               jax.tree_util.tree_flatten_with_path(params)[0] if path[-1].key == "kernel"}
+    assert len(kernels) == 5  # three layers and two heads
+    for path, kernel in kernels.items():
+      if kernel.size >= 1000:  # enough draws for a 10% bound on the std
+        fan_in = int(np.prod(kernel.shape[:-1]))
+        assert np.std(kernel) == pytest.approx(expected_std(fan_in), rel=0.1), (name, path)
+  with pytest.raises(ValueError, match="kernel_init 'xavier'"):
+    models.Discriminator(**TINY_D, kernel_init="xavier").init(jax.random.key(0), image)
+  config = ml_collections.ConfigDict({"d_width": 4, "d_layers": 2, "conv_impl": "native"})
+  assert models.create_discriminator(config).kernel_init == "gan"  # configs saved before it
+
+
 @pytest.mark.parametrize("shape", [(BATCH, 18, 18, 3), (BATCH, 16, 20, 3), (BATCH, 20, 16, 3)])
 def test_discriminator_rejects_bad_sizes(shape):
   """Sides not divisible by 2^num_layers, or non-square images, raise ValueError."""

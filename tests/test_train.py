@@ -177,6 +177,22 @@ def test_learning_rates_are_constant_then_decay_linearly_to_zero():
     steps.create_learning_rate_fn(config, 30)
 
 
+def test_a_critic_head_start_holds_the_generator_then_runs_its_schedule():
+  config = tiny.get_config()
+  config.learning_rate, config.lr_decay_fraction, config.num_train_steps = 2e-4, 0.5, 30
+  config.critic_head_start = 10
+  schedule = steps.generator_learning_rate_fn(config)
+  t = np.arange(31)
+  # Frozen for 10 steps; then 2e-4 for 10, decaying to 0 over the last 10.
+  expected = np.where(t < 10, 0.0, 2e-4 * np.clip((30 - t) / 10, 0.0, 1.0))
+  np.testing.assert_allclose([schedule(s) for s in t], expected, rtol=1e-6, atol=1e-12)
+  # The critic's schedule is untouched by it.
+  assert float(steps.critic_learning_rate_fn(config)(0)) == pytest.approx(2e-4)
+  config.critic_head_start = 30
+  with pytest.raises(ValueError, match="critic_head_start"):
+    steps.generator_learning_rate_fn(config)
+
+
 def test_the_critic_follows_its_own_rate_when_one_is_set():
   config = tiny.get_config()
   config.learning_rate, config.lr_decay_fraction, config.num_train_steps = 2e-4, 0.5, 10
@@ -215,6 +231,25 @@ def test_paired_l1_enters_the_generator_objective_only_when_weighted():
   _optional_term("paired_l1", 3.0, "g_paired_l1",
                  lambda edited, batch: np.mean(np.abs(np.asarray(edited.image))), 0,
                  extra=lambda batch: {"target_image": np.zeros_like(batch["image"])})
+
+
+def test_paired_and_cycle_distances_follow_the_config():
+  config = tiny.get_config()
+  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  batch = jax.tree.map(lambda x: x[0], _batch(config, 2))
+  batch["target_image"] = np.zeros_like(batch["image"])
+  config.loss.paired_l1 = 1.0
+  edited = g_state.apply_fn({"params": g_state.params}, batch["image"], batch["target_aus"])
+  cycled = g_state.apply_fn({"params": g_state.params}, edited.image, batch["aus"])
+  for distance, by_hand in (("l1", np.abs), ("l2", np.square)):
+    config.loss.paired_distance = config.loss.cycle_distance = distance
+    _, metrics = steps.generator_loss(g_state.params, d_state.params, batch,
+                                      g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+                                      config=config)
+    np.testing.assert_allclose(metrics["g_paired_l1"], np.mean(by_hand(edited.image)),
+                               rtol=1e-5)
+    np.testing.assert_allclose(metrics["g_cycle"],
+                               np.mean(by_hand(batch["image"] - cycled.image)), rtol=1e-5)
 
 
 def test_texture_tv_enters_the_dftnet_objective_only_when_weighted():

@@ -89,7 +89,7 @@ def test_a_non_finite_loss_stops_the_run_and_is_not_saved(straight, data_dir, tm
                                                           monkeypatch):
   workdir = str(tmp_path / "run")
   shutil.copytree(straight[0], workdir)
-  monkeypatch.setattr(losses, "cycle_l1", lambda source, reconstruction: jnp.float32(np.nan))
+  monkeypatch.setattr(losses, "cycle_loss", lambda source, reconstruction, distance: jnp.float32(np.nan))
   with pytest.raises(FloatingPointError, match=r"at step 5: .*g_cycle=nan \(generator step\)"):
     train.train_and_evaluate(_config(data_dir, num_train_steps=6, checkpoint_every_steps=1),
                              workdir)
@@ -117,7 +117,7 @@ def test_summaries_images_and_config_are_written(straight, data_dir):
   for tag in terms + ["g_learning_rate", "d_learning_rate"]:
     assert sorted(scalars[tag]) == [1, 2, 3, 4], tag
   assert sorted(scalars["steps_per_s"]) == [2, 3, 4]  # the clock starts after step 1
-  g_learning_rate = steps.create_learning_rate_fn(config, config.num_train_steps)
+  g_learning_rate = steps.generator_learning_rate_fn(config)
   assert np.isclose(scalars["g_learning_rate"][4], g_learning_rate(3))
   eval_scalars = _scalars(os.path.join(workdir, "eval"))
   for tag in (t for t in terms if not t.endswith("grad_norm")):
