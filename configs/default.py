@@ -88,10 +88,11 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # (0 there); it stops the texture from drawing stripes that fool the
   # critic's AU head.
   loss.texture_tv = 0.0
-  # The ceiling, never a default: weight of the L1 between the edit and the
-  # ground truth (the same synthetic face drawn with the target AUs), paired
-  # supervision the GAN recipe does not have. It shows what the generator can
-  # reach at a budget. Synthetic faces only.
+  # The ceiling, never a default: weight of the paired term between the edit
+  # and the ground truth (the same synthetic face drawn with the target AUs;
+  # in `paired_distance`, the name is from when it was L1 only), supervision
+  # the GAN recipe does not have. It shows what the generator can reach at a
+  # budget. Synthetic faces only.
   loss.paired_l1 = 0.0
   # The distances of the cycle term (paper: 'l1') and of the paired term
   # ('l1' or 'l2', losses.PIXEL_DISTANCES; 'l2' squares the error, whose pull
@@ -149,9 +150,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.keep_checkpoints = 3
   # Adam as in the paper (§3.1), for G and D alike.
   config.learning_rate = 1e-4
-  # Generator steps at the start with a generator learning rate of 0, so the
-  # critic learns to read AUs before the generator follows its reading
-  # (steps.generator_learning_rate_fn). 0: none (the paper).
+  # Generator steps at the start with the generator's learning rate at 0: the
+  # critic trains alone first (steps.generator_learning_rate_fn says why and
+  # what it measured). 0: none (the paper).
   config.critic_head_start = 0
   # The critic's learning rate; None: `learning_rate` (the paper). Set apart
   # it is TTUR (Heusel et al. 2017).

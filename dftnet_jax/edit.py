@@ -39,6 +39,7 @@ from dftnet_jax import aus as aus_lib
 from dftnet_jax import checkpoints
 from dftnet_jax import figures
 from dftnet_jax import models
+from dftnet_jax import photos
 from dftnet_jax.data_tools import face_crop
 
 # How far into the face box the pasted edit fades in, as a fraction of its side.
@@ -348,19 +349,6 @@ def _define_flags() -> None:
   flags.mark_flags_as_mutual_exclusive(["expression", "aus"], required=True)
 
 
-def read_photo(path: str) -> np.ndarray:
-  """uint8 [H, W, 3] RGB.
-
-  Raises:
-    OSError: the file is missing or not an image PIL can read.
-  """
-  try:
-    with Image.open(path) as image:
-      return np.asarray(image.convert("RGB"))
-  except OSError as e:
-    raise OSError(f"cannot read {path} as an image: {e}") from e
-
-
 def _level_path(out: str, level: float) -> str:
   root, extension = os.path.splitext(out)
   return f"{root}_{level:g}{extension}"
@@ -381,7 +369,7 @@ def _targets() -> tuple[np.ndarray, list[float] | None]:
 
 
 def _run() -> None:
-  photo = read_photo(FLAGS.image)
+  photo = photos.read_photo(FLAGS.image)
   boxes = face_crop.detect_faces(photo)
   if not boxes:
     raise ValueError(f"no face found in {FLAGS.image}")

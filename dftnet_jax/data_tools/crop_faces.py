@@ -15,20 +15,12 @@ from collections.abc import Sequence
 import pathlib
 import sys
 
-import numpy as np
-from PIL import Image
-from PIL import ImageOps
 import tqdm
 
+from dftnet_jax import photos
 from dftnet_jax.data_tools import face_crop
 from dftnet_jax.data_tools import files
 from dftnet_jax.datasets import layout
-
-
-def read_photo(path: pathlib.Path) -> np.ndarray:
-  """uint8 [H, W, 3] RGB, turned upright as the camera's EXIF tag says."""
-  with Image.open(path) as img:
-    return np.asarray(ImageOps.exif_transpose(img).convert("RGB"))
 
 
 def crop_folder(input_dir: pathlib.Path, output_dir: pathlib.Path, *,
@@ -44,8 +36,8 @@ def crop_folder(input_dir: pathlib.Path, output_dir: pathlib.Path, *,
   for photo_id, path in tqdm.tqdm(layout.list_images(input_dir),
                                   desc="crop_faces", unit="photo"):
     try:
-      image = read_photo(path)
-    except (OSError, SyntaxError, ValueError) as e:
+      image = photos.read_photo(path)
+    except OSError as e:
       outcomes["unreadable"].append(path.name)
       tqdm.tqdm.write(f"unreadable: {path}: {e}")
       continue
