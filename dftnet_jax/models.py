@@ -35,9 +35,10 @@ AU_CONDITIONINGS: tuple[str, ...] = ("input", "film")
 # How the critic's kernels start: 'gan' (N(0, 0.02), GANimation's and
 # DCGAN's) or 'he' (N(0, 2 / fan-in), He et al. 2015). With no
 # normalisation between its layers, N(0, 0.02) shrinks the signal at every
-# layer of a narrow critic (by ~0.3× a layer at the demo's width 16), and
-# the demo critic alone learns nothing of the AUs in 1,000 updates
-# (experiments/LEARNING.md, session 6).
+# layer of a narrow critic (by ~0.3× a layer at the demo's width 16). Tried
+# because the demo's critic alone explains ~1% of the AUs' variance after
+# 1,000 updates; 'he' changes where it starts, not its pace (17% at 1,500
+# updates either way: experiments/LEARNING.md, session 6).
 CRITIC_INITS: dict[str, nn.initializers.Initializer] = {
     "gan": default_kernel_init, "he": nn.initializers.he_normal()}
 

@@ -67,7 +67,10 @@ def load_faces(path: str, dataset: Any) -> Any:
   if not os.path.exists(path):
     data = array_pipeline.draw_split("train", dataset.num_train, dataset.resolution,
                                      dataset.get("seed", 0))
-    np.savez(path, images=data.images, aus=data.aus, identities=data.identities)
+    # Whole or not at all: an interrupted draw leaves no file to refuse later.
+    with open(f"{path}.tmp", "wb") as f:
+      np.savez(f, images=data.images, aus=data.aus, identities=data.identities)
+    os.replace(f"{path}.tmp", path)
   with np.load(path) as f:
     data = array_pipeline.Split(f["images"], f["aus"], f["identities"])
   if data.images.shape[:2] != (dataset.num_train, dataset.resolution):
