@@ -22,7 +22,6 @@ smile, jaw drop, surprised) goes beside it as `<exp>_seed<seed>.png`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-import json
 import os
 import time
 from typing import Any
@@ -94,9 +93,7 @@ def probe(name: str, seed: int, num_steps: int, eval_every: int, data_path: str,
                 "wall_s": time.perf_counter() - started,
                 "train": {k: float(v) for k, v in metrics.items()}, **scores}
       records.append(record)
-      os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-      with open(out, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
+      screen.append_record(out, record)
       print(f"{name} seed {seed} step {done}: gain {scores['gain_mean']:.3f}"
             f" min {scores['gain_min']:.3f} leak {scores['leak_mean']:.4f}"
             f" ({record['wall_s']:.0f} s)", flush=True)

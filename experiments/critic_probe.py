@@ -17,8 +17,6 @@ minute.
 from __future__ import annotations
 
 from collections.abc import Sequence
-import json
-import os
 import time
 from typing import Any
 
@@ -76,9 +74,7 @@ def probe(name: str, seed: int, num_updates: int, data_path: str, out: str
                 "au_variance": variance, "wall_s": time.perf_counter() - started}
       window = []
       records.append(record)
-      os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
-      with open(out, "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
+      screen.append_record(out, record)
       print(f"{name} update {done}: AU MSE {record['au_mse']:.4f} (variance {variance:.4f})",
             flush=True)
   return records

@@ -80,6 +80,14 @@ def load_faces(path: str, dataset: Any) -> Any:
   return data
 
 
+def append_record(path: str, record: Mapping[str, Any]) -> None:
+  """Appends `record` to the JSON-lines file `path` (its folder made if
+  missing): one line per evaluation, so a stopped run keeps its curve."""
+  os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+  with open(path, "a", encoding="utf-8") as f:
+    f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
 def _window_means(history: Sequence[Mapping[str, np.ndarray]]) -> dict[str, float]:
   names = history[0].keys()
   return {name: float(np.mean([m[name] for m in history])) for name in names}
@@ -138,8 +146,7 @@ def train_one(name: str, seed: int, out: str, data_path: str, eval_every: int,
                 "wall_s": time.perf_counter() - started, "first_step_s": first_step_s,
                 "train": _window_means(history), **scores}
       history = []
-      with open(os.path.join(out, _RECORDS_FILE), "a", encoding="utf-8") as f:
-        f.write(json.dumps(record, sort_keys=True) + "\n")
+      append_record(os.path.join(out, _RECORDS_FILE), record)
       print(f"{name} seed {seed} step {done}: gain {scores['gain_mean']:.3f}"
             f" min {scores['gain_min']:.3f} leak {scores['leak_mean']:.4f}"
             + (f" ema {scores['ema/gain_mean']:.3f}" if ema_decay else "")
