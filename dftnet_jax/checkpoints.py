@@ -14,18 +14,25 @@ every process calls `save` and `restore_latest` (the states are global
 arrays; the primary process writes what is replicated). `Preemption` turns
 SIGTERM into a save at the next step, and `check_workdir` fails before
 training when a checkpoint could not be written.
+
+A checkpoint that cannot be read back (a file truncated or missing, as a
+full disk or an interrupted copy leaves it) is skipped with a warning naming
+its step and file, and the newest intact one is used (`newest_intact`); a
+resumed run moves the damaged ones to `damaged_checkpoints/` first.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 import json
 import os
 import shutil
 import signal
 import tempfile
 import threading
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
+from absl import logging
 from flax.training import train_state
 import jax
 from jax.experimental import multihost_utils
@@ -33,8 +40,16 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
+from dftnet_jax.data_tools import files
+
 # The manager's directory inside a workdir.
 CHECKPOINTS_DIR = "checkpoints"
+# Where a resumed run moves checkpoints it cannot read back.
+DAMAGED_DIR = "damaged_checkpoints"
+# The config a run saves beside its checkpoints.
+CONFIG_FILE = "config.json"
+
+T = TypeVar("T")
 
 class Restored(NamedTuple):
   """What a checkpoint brings back to the training loop."""
@@ -85,9 +100,96 @@ def _abstract(tree: Any) -> Any:
   return jax.tree.map(ocp.utils.to_shape_dtype_struct, tree)
 
 
+class DamagedCheckpointError(OSError):
+  """A checkpoint whose files cannot be read back (truncated or missing, as
+  a full disk or an interrupted copy leaves them)."""
+
+
+def _innermost(error: BaseException) -> str:
+  """The first line of the innermost cause: where TensorStore names the
+  array and the file it could not read (Orbax's wrapper dumps a spec)."""
+  while error.__cause__ is not None or error.__context__ is not None:
+    error = error.__cause__ or error.__context__
+  return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def newest_intact(manager: ocp.CheckpointManager, read: Callable[[int], T], *,
+                  step: int | None = None) -> tuple[int, T, list[int]] | None:
+  """The newest checkpoint `read` can read back, trying newer ones first.
+
+  Each damaged one is logged as a warning naming its step and the file.
+
+  Args:
+    manager: from `create_manager`.
+    read: step → what the checkpoint holds (`manager.restore` of it).
+    step: read this checkpoint and no other.
+
+  Returns:
+    (step, what `read` returned, the damaged steps newer than it), or None
+    if the manager holds no checkpoint.
+
+  Raises:
+    DamagedCheckpointError: no checkpoint can be read back, or `step` is
+      damaged (naming the newest intact one, if any).
+    FileNotFoundError: the manager holds no checkpoint of `step`.
+  """
+  held = sorted(manager.all_steps(), reverse=True)
+  if step is not None and step not in held:
+    raise FileNotFoundError(f"no checkpoint of step {step} in {manager.directory}; it holds"
+                            f" steps {sorted(held)}")
+  if step is not None:  # It first; older ones only to name an intact one.
+    held = [step] + [s for s in held if s < step]
+  damaged: dict[int, str] = {}
+  for candidate in held:
+    try:
+      restored = read(candidate)
+    except Exception as e:  # pylint: disable=broad-except
+      # A reader raises whatever its storage layer does (TensorStore's
+      # ValueError, Orbax's bare Exception, a KeyError for a missing item).
+      damaged[candidate] = _innermost(e)
+      logging.warning("checkpoint %d in %s is damaged: %s", candidate, manager.directory,
+                      damaged[candidate])
+      continue
+    if step is not None and step != candidate:
+      raise DamagedCheckpointError(
+          f"checkpoint {step} in {manager.directory} is damaged ({damaged[step]}); step"
+          f" {candidate} is intact: pass it instead")
+    if damaged:
+      logging.warning("restored checkpoint %d in %s, the newest intact one", candidate,
+                      manager.directory)
+    return candidate, restored, sorted(damaged)
+  if damaged:
+    raise DamagedCheckpointError(
+        f"no checkpoint in {manager.directory} can be read back: "
+        + "; ".join(f"step {s}: {why}" for s, why in sorted(damaged.items())))
+  return None
+
+
+def set_aside(manager: ocp.CheckpointManager, damaged: Sequence[int]) -> None:
+  """Moves damaged checkpoints to `<workdir>/damaged_checkpoints/<step>`
+  (process 0), out of the way of the steps a resumed run saves again, and
+  kept for whoever wants to inspect them."""
+  if not damaged:
+    return
+  if jax.process_index() == 0:
+    aside = os.path.join(os.path.dirname(str(manager.directory)), DAMAGED_DIR)
+    os.makedirs(aside, exist_ok=True)
+    for step in damaged:
+      target = os.path.join(aside, str(step))
+      suffix = 1
+      while os.path.exists(target):
+        target, suffix = os.path.join(aside, f"{step}.{suffix}"), suffix + 1
+      os.replace(os.path.join(str(manager.directory), str(step)), target)
+      logging.warning("moved the damaged checkpoint %d to %s", step, target)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices("damaged checkpoints set aside")
+  manager.reload()
+
+
 def restore_latest(manager: ocp.CheckpointManager, g_state: train_state.TrainState,
-                   d_state: train_state.TrainState, key: jax.Array) -> Restored | None:
-  """The latest complete checkpoint, or None if there is none.
+                   d_state: train_state.TrainState, key: jax.Array, *,
+                   set_aside_damaged: bool = False) -> Restored | None:
+  """The newest intact checkpoint (`newest_intact`), or None if there is none.
 
   Args:
     manager: from `create_manager`.
@@ -95,18 +197,27 @@ def restore_latest(manager: ocp.CheckpointManager, g_state: train_state.TrainSta
       from `steps.create_train_states`); its arrays are not read.
     d_state: the same for the critic.
     key: a host key of the run's key type.
+    set_aside_damaged: move damaged checkpoints newer than the one restored
+      out of the manager's directory (`set_aside`): for a run that resumes
+      and will save those steps again.
 
   Returns:
     The states laid out as `g_state` and `d_state` are (so the pmap'd steps
     do not compile again, whatever device count saved them), and the key.
+
+  Raises:
+    DamagedCheckpointError: no checkpoint can be read back.
   """
-  step = manager.latest_step()
-  if step is None:
-    return None
-  restored = manager.restore(step, args=ocp.args.Composite(
+  args = ocp.args.Composite(
       g_state=ocp.args.StandardRestore(_abstract(g_state)),
       d_state=ocp.args.StandardRestore(_abstract(d_state)),
-      loop=ocp.args.StandardRestore(_loop_state(key))))
+      loop=ocp.args.StandardRestore(_loop_state(key)))
+  found = newest_intact(manager, lambda step: manager.restore(step, args=args))
+  if found is None:
+    return None
+  step, restored, damaged = found
+  if set_aside_damaged:
+    set_aside(manager, damaged)
   return Restored(step, restored.g_state, restored.d_state,
                   jax.random.wrap_key_data(restored.loop["rng"]))
 
@@ -190,11 +301,11 @@ class Preemption:
 
 def write_config(workdir: str, config: ml_collections.ConfigDict) -> None:
   """`workdir/config.json`, so evaluation and editing can rebuild the
-  model without the config file (process 0 only)."""
+  model without the config file (process 0 only). Written to a temporary
+  file first and renamed over the old one: never half a file."""
   if jax.process_index() == 0:
     os.makedirs(workdir, exist_ok=True)
-    with open(os.path.join(workdir, "config.json"), "w", encoding="utf-8") as f:
-      f.write(config.to_json(indent=2))
+    files.atomic_write(os.path.join(workdir, CONFIG_FILE), config.to_json(indent=2).encode())
 
 
 def load_config(workdir: str) -> ml_collections.ConfigDict:
@@ -202,9 +313,26 @@ def load_config(workdir: str) -> ml_collections.ConfigDict:
 
   Raises:
     FileNotFoundError: `workdir` holds no config.json (no run trained there).
+    ValueError: its config.json is not a JSON object with a model config.
   """
-  path = os.path.join(workdir, "config.json")
+  path = os.path.join(workdir, CONFIG_FILE)
   if not os.path.exists(path):
     raise FileNotFoundError(f"{path} does not exist: no training run wrote to {workdir}")
   with open(path, encoding="utf-8") as f:
-    return ml_collections.ConfigDict(json.load(f))
+    try:
+      fields = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+      raise ValueError(f"{path} is not valid JSON ({e}): restore it from the run's"
+                       f" copy or pass --config") from None
+  if not isinstance(fields, dict) or not isinstance(fields.get("model"), dict):
+    raise ValueError(f"{path} holds no model config (a 'model' object)")
+  return ml_collections.ConfigDict(fields)
+
+
+def saved_steps(workdir: str) -> list[int]:
+  """The checkpoint steps `workdir` holds, without opening a manager (which
+  would create and clean directories)."""
+  directory = os.path.join(workdir, CHECKPOINTS_DIR)
+  if not os.path.isdir(directory):
+    return []
+  return sorted(int(name) for name in os.listdir(directory) if name.isdigit())

@@ -37,6 +37,7 @@ from PIL import Image
 
 from dftnet_jax import aus as aus_lib
 from dftnet_jax import checkpoints
+from dftnet_jax import cli
 from dftnet_jax import figures
 from dftnet_jax import models
 from dftnet_jax import photos
@@ -113,6 +114,9 @@ def load_params(path: str, *, step: int | None = None,
   the model is rebuilt from the run's `config.json`, so no config file is
   needed by hand.
 
+  A damaged checkpoint (a file truncated or missing) is skipped with a
+  warning for the newest intact one, unless `step` (or `path`) names it.
+
   Args:
     path: a training workdir, its `checkpoints/` directory, or one
       `checkpoints/<step>` directory.
@@ -127,20 +131,15 @@ def load_params(path: str, *, step: int | None = None,
   Raises:
     FileNotFoundError: `path` is not a directory, has no config.json beside
       its checkpoints, or holds no (such) checkpoint.
-    ValueError: `step` contradicts the checkpoint directory given.
+    ValueError: `step` contradicts the checkpoint directory given, or the
+      config.json is broken.
+    checkpoints.DamagedCheckpointError: no checkpoint can be read back, or
+      the one asked for is damaged.
   """
   workdir, step = _locate(path, step)
   config = checkpoints.load_config(workdir)
   manager = checkpoints.create_manager(workdir, config, read_only=True)
   try:
-    steps = manager.all_steps()
-    if not steps:
-      raise FileNotFoundError(f"no checkpoint in {manager.directory}")
-    step = max(steps) if step is None else step
-    if step not in steps:
-      raise FileNotFoundError(
-          f"no checkpoint of step {step} in {manager.directory}; it holds steps"
-          f" {sorted(steps)}")
     generator = models.create_generator(config.model)
     size = config.model.image_size
     shapes = jax.eval_shape(generator.init, jax.random.key(0),
@@ -148,9 +147,14 @@ def load_params(path: str, *, step: int | None = None,
     sharding = jax.sharding.SingleDeviceSharding(device or jax.devices()[0])
     abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding),
                             shapes["params"])
-    params = checkpoints.restore_params(manager, step, "g_state", abstract)
+    found = checkpoints.newest_intact(
+        manager, lambda s: checkpoints.restore_params(manager, s, "g_state", abstract),
+        step=step)
   finally:
     manager.close()
+  if found is None:
+    raise FileNotFoundError(f"no checkpoint in {manager.directory}")
+  step, params, _ = found
   return EditModel(params, ml_collections.FrozenConfigDict(config.model), step)
 
 
@@ -368,7 +372,19 @@ def _targets() -> tuple[np.ndarray, list[float] | None]:
   return aus_lib.interpolate(source, target, levels), levels
 
 
+def _check_image_path(flag: str, path: str) -> None:
+  """Before any work: PIL picks the format by the extension, and its error
+  for a missing one names neither the flag nor the path."""
+  extension = os.path.splitext(path)[1].lower()
+  if extension not in Image.registered_extensions():
+    raise ValueError(f"--{flag}={path}: the file name needs an image extension such as"
+                     f" .png or .jpg (got {extension or 'none'!r})")
+
+
 def _run() -> None:
+  for flag in ("out", "grid"):
+    if FLAGS[flag].value:
+      _check_image_path(flag, FLAGS[flag].value)
   photo = photos.read_photo(FLAGS.image)
   boxes = face_crop.detect_faces(photo)
   if not boxes:
@@ -388,13 +404,11 @@ def _run() -> None:
     print(f"wrote {FLAGS.grid}")
 
 
+@cli.report_errors
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  try:
-    _run()
-  except (OSError, ValueError) as e:
-    sys.exit(f"error: {e}")
+  _run()
 
 
 class _CallableModule(types.ModuleType):

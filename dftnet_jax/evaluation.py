@@ -38,6 +38,7 @@ import numpy as np
 from dftnet_jax import au_reader
 from dftnet_jax import aus as aus_lib
 from dftnet_jax import checkpoints
+from dftnet_jax import config_checks
 from dftnet_jax import edit_suite
 from dftnet_jax import faces
 from dftnet_jax import figures
@@ -237,10 +238,20 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   Returns:
     Every metric.
 
+  A damaged newest checkpoint is skipped with a warning for the newest
+  intact one (`checkpoints.newest_intact`).
+
   Raises:
     FileNotFoundError: `workdir` holds no checkpoint.
+    config_checks.ConfigError: `config`'s parameters have other shapes than
+      the run's saved config, or its image size is not the data's.
+    checkpoints.DamagedCheckpointError: no checkpoint can be read back.
   """
+  saved = os.path.join(workdir, checkpoints.CONFIG_FILE)
+  if os.path.exists(saved):
+    config_checks.check_same_shapes(checkpoints.load_config(workdir), config, saved, "evaluate")
   builder = train.create_dataset_builder(config)
+  train.check_data(config, builder)
   init_key, key, eval_key = steps.run_keys(config)
   g_state, d_state = steps.create_train_states(config, init_key)
   manager = checkpoints.create_manager(workdir, config, read_only=True)

@@ -17,6 +17,13 @@ def critic_score(critic_map: jax.Array) -> jax.Array:
   return jnp.mean(critic_map, axis=(1, 2))
 
 
+# How a map of per-pixel terms is reduced (the gradient penalty's critic
+# map, the flow's total variation).
+REDUCTIONS: tuple[str, ...] = ("sum", "mean")
+# What the flow's total variation measures the flow in.
+FLOW_UNITS: tuple[str, ...] = ("normalised", "pixels")
+
+
 def critic_wgan(real_map: jax.Array, fake_map: jax.Array) -> jax.Array:
   """The critic's WGAN loss: it maximises D(real) − D(fake), so minimises this."""
   return jnp.mean(fake_map) - jnp.mean(real_map)
@@ -52,8 +59,8 @@ def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array,
   Returns:
     The scalar penalty (not yet multiplied by its weight).
   """
-  if reduction not in ("sum", "mean"):
-    raise ValueError(f"gradient penalty reduction must be 'sum' or 'mean', got {reduction!r}")
+  if reduction not in REDUCTIONS:
+    raise ValueError(f"gradient penalty reduction must be one of {REDUCTIONS}, got {reduction!r}")
   alpha = jax.vmap(lambda k: jax.random.uniform(k, (1, 1, 1), real.dtype))(keys)
   interpolates = alpha * real + (1.0 - alpha) * jax.lax.stop_gradient(fake)
   reduce = jnp.sum if reduction == "sum" else jnp.mean
@@ -128,14 +135,14 @@ def flow_tv(flow: jax.Array, *, reduction: str = "sum", units: str = "normalised
   """
   if units == "pixels":
     flow = flow * jnp.array([flow.shape[2] / 2, flow.shape[1] / 2], flow.dtype)
-  elif units != "normalised":
-    raise ValueError(f"flow TV units must be 'normalised' or 'pixels', got {units!r}")
+  elif units not in FLOW_UNITS:
+    raise ValueError(f"flow TV units must be one of {FLOW_UNITS}, got {units!r}")
   dy, dx = _differences(flow)
   if reduction == "sum":
     return (jnp.sum(dy ** 2) + jnp.sum(dx ** 2)) / flow.shape[0]
   if reduction == "mean":
     return jnp.mean(dy ** 2) + jnp.mean(dx ** 2)
-  raise ValueError(f"flow TV reduction must be 'sum' or 'mean', got {reduction!r}")
+  raise ValueError(f"flow TV reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 def texture_change_tv(texture: jax.Array, source: jax.Array) -> jax.Array:

@@ -6,6 +6,9 @@
 Any config field can be overridden: `--config.num_train_steps=100`. In
 evaluate mode the config defaults to the one the run saved in its workdir.
 
+A mistake (a bad field, path or file) is one line on stderr and exit status
+1; `DFTNET_TRACEBACK=1` shows the traceback (`cli`).
+
 Multi-host: start the same command on every host with
 `--coordinator_address=HOST:PORT --num_processes=N --process_id=I`, or with
 `--distributed` where JAX finds them itself (Slurm, Open MPI, Cloud TPU,
@@ -24,6 +27,8 @@ import tensorflow as tf
 
 from dftnet_jax import allocator
 from dftnet_jax import checkpoints
+from dftnet_jax import cli
+from dftnet_jax import config_checks
 from dftnet_jax import evaluation
 from dftnet_jax import train
 
@@ -79,9 +84,27 @@ def initialize_distributed() -> None:
       _ProcessFormatter(f"[process {jax.process_index()}/{jax.process_count()}]"))
 
 
+@cli.report_errors
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's parsing of the flags, where ml_collections applies the
+  --config.<field> overrides: a misspelt field is a `ConfigError` naming it
+  (ml_collections raises an AttributeError, which absl would let through
+  as a traceback)."""
+  try:
+    return FLAGS(argv)
+  except AttributeError as e:
+    # Its message is the repr of the KeyError it was raised from.
+    cause = e.__context__ if isinstance(e.__context__, KeyError) else e
+    raise config_checks.ConfigError(
+        f"a --config.<field> override names no field of the config:"
+        f" {cause.args[0] if cause.args else cause}") from e
+
+
+@cli.report_errors
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  config = FLAGS.config
   if FLAGS.retain_freed_memory and not allocator.retain_freed_memory():
     logging.warning("--retain_freed_memory: not glibc malloc here; left as it is")
   # tf.data only feeds the host; accelerators belong to JAX.
@@ -90,12 +113,12 @@ def main(argv: list[str]) -> None:
   logging.info("JAX process %d of %d; local devices: %r", jax.process_index(),
                jax.process_count(), jax.local_devices())
   if FLAGS.mode == "train":
-    if FLAGS.config is None:
+    if config is None:
       raise app.UsageError("--config is required to train")
-    train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    train.train_and_evaluate(config, FLAGS.workdir)
   else:
-    evaluation.evaluate(FLAGS.config or checkpoints.load_config(FLAGS.workdir), FLAGS.workdir)
+    evaluation.evaluate(config or checkpoints.load_config(FLAGS.workdir), FLAGS.workdir)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -157,12 +157,16 @@ def replicate(tree: Any, devices: Sequence[jax.Device] | None = None) -> Any:
   return jax.device_put(tree, parallel.replicated(devices))
 
 
+# How the AU regression's squared error is normalised (`_au_divisor`).
+AU_MSES: tuple[str, ...] = ("ganimation", "mean")
+
+
 def _au_divisor(config: ml_collections.ConfigDict) -> float:
   if config.loss.au_mse == "ganimation":
     return float(config.batch_size)
   if config.loss.au_mse == "mean":
     return 1.0
-  raise ValueError(f"config.loss.au_mse must be 'ganimation' or 'mean', got {config.loss.au_mse!r}")
+  raise ValueError(f"config.loss.au_mse must be one of {AU_MSES}, got {config.loss.au_mse!r}")
 
 
 # The critic's weighted terms: adversarial, gradient penalty, AU regression.

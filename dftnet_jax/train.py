@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from dftnet_jax import checkpoints
+from dftnet_jax import config_checks
 from dftnet_jax import edit_suite
 from dftnet_jax import figures
 from dftnet_jax import input_pipeline
@@ -33,11 +34,34 @@ from dftnet_jax import parallel
 from dftnet_jax import steps
 from dftnet_jax import summaries
 
+def check_run(config: ml_collections.ConfigDict, workdir: str) -> None:
+  """The config's fields, and on resume its parameters' shapes against the
+  run's saved config (`config_checks`); reads the workdir, writes nothing."""
+  config_checks.check_config(config, jax.device_count())
+  if checkpoints.saved_steps(workdir):
+    path = os.path.join(workdir, checkpoints.CONFIG_FILE)
+    if os.path.exists(path):
+      config_checks.check_same_shapes(checkpoints.load_config(workdir), config, path)
+
+
+def check_data(config: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder) -> None:
+  """The model's image size against the dataset's, and a training split
+  that holds at least one global batch."""
+  config_checks.check_resolution(config, builder.info.full_name,
+                                 builder.info.features["image"].shape[0])
+  train_size = builder.info.splits["train"].num_examples if "train" in builder.info.splits else 0
+  if train_size < config.batch_size:
+    raise config_checks.ConfigError(
+        f"the dataset {builder.info.full_name} holds {train_size} training examples, fewer"
+        f" than one batch (config.batch_size = {config.batch_size})")
+
+
 def create_dataset_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
   """The TFDS builder of `config.dataset`, built on first use.
 
-  The synthetic faces render themselves; EmotioNet reads `config.manual_dir`.
-  A dataset already built is reused as it is. In a multi-process run process
+  The synthetic faces render themselves; EmotioNet reads `config.manual_dir`
+  (a `ConfigError` says so when it is missing). A dataset already built is
+  reused as it is. In a multi-process run process
   0 builds first and the others wait for it: on a shared `data_dir` they find
   the dataset built instead of racing to build it.
   """
@@ -45,6 +69,14 @@ def create_dataset_builder(config: ml_collections.ConfigDict) -> tfds.core.Datas
     multihost_utils.sync_global_devices("dataset prepared")
   builder = input_pipeline.get_builder(config.dataset, data_dir=config.data_dir,
                                        config_fields=config.dataset_config.to_dict())
+  manual = config.get("manual_dir")
+  if (builder.MANUAL_DOWNLOAD_INSTRUCTIONS and not builder.is_prepared()
+      and not (manual and os.path.isdir(manual))):
+    raise config_checks.ConfigError(
+        f"the dataset {config.dataset} is built from files you prepare and is not built yet"
+        f" in {builder.data_dir}: pass their folder as"
+        f" --config.manual_dir=<folder> (data/README.md)"
+        + (f"; {manual} is not a folder" if manual else ""))
   builder.download_and_prepare(
       download_config=tfds.download.DownloadConfig(manual_dir=config.manual_dir))
   if jax.process_index() == 0 and jax.process_count() > 1:
@@ -241,23 +273,33 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
     The final generator and critic states.
 
   Raises:
+    config_checks.ConfigError: a config field no run can use, a model size
+      other than the data's, or (resuming) parameters of other shapes than
+      the run's; raised before anything is written.
+    checkpoints.DamagedCheckpointError: no checkpoint of the run can be read
+      back (one that can is resumed from, the damaged newer ones moved to
+      `workdir/damaged_checkpoints/`).
     FloatingPointError: a loss or gradient norm was not finite; that step is
       not saved.
     PermissionError, OSError: `workdir` is not writable or its disk is too
       full for a checkpoint (before training starts).
   """
   started = time.perf_counter()
+  # Everything that can fail on the user's input fails before the workdir is
+  # touched: a failed start leaves a run's files as they were.
+  check_run(config, workdir)
+  builder = create_dataset_builder(config)
+  check_data(config, builder)
   init_key, key, eval_key = steps.run_keys(config)
   g_state, d_state = steps.create_train_states(config, init_key)
   checkpoints.check_workdir(workdir, (g_state, d_state))
-  checkpoints.write_config(workdir, config)
-  builder = create_dataset_builder(config)
   manager = checkpoints.create_manager(workdir, config)
   start = 0
-  restored = checkpoints.restore_latest(manager, g_state, d_state, key)
+  restored = checkpoints.restore_latest(manager, g_state, d_state, key, set_aside_damaged=True)
   if restored:
     start, g_state, d_state, key = restored
     logging.info("Resumed from the checkpoint of step %d in %s.", start, manager.directory)
+  checkpoints.write_config(workdir, config)
   p_cycle = steps.parallel_cycle(config)
   p_eval_step, p_sample_step = steps.parallel_eval_steps(config, g_state, d_state)
   sample_batch = next(split_batches(builder, config, split="test", seed=config.seed))

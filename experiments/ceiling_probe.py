@@ -1,13 +1,14 @@
 """How fast can the demo's generator learn an edit it is shown? A probe.
 
     python -m experiments.ceiling_probe --exp=supervised_fast_l2 [--steps=1500] \\
-        [--eval_every=250] [--out=experiments/probe/records.jsonl]
+        [--eval_every=250] [--out=experiments/probe/records.jsonl] [--decay]
     python -m experiments.ceiling_probe --table=experiments/probe/records.jsonl  # LEARNING.md
 
 Trains only the generator of a `learning.EXPERIMENTS` config, on the paired
 term alone (the edit against the same synthetic face drawn with the target
 AUs, in the config's `loss.paired_distance`), with the config's optimiser,
-and scores the edit suite as it goes. No critic, no cycle pass: a step costs
+at its constant rate (`--decay`: the config's schedule over the probe's
+steps, the linear decay of its last `lr_decay_fraction`), and scores the edit suite as it goes. No critic, no cycle pass: a step costs
 about a quarter of a GAN step on the 2-core CPU, so the ceiling of an
 architecture or a distance is measured in minutes, before a GAN run is spent
 on it. The GAN recipe cannot be expected to edit better than its generator
@@ -16,7 +17,9 @@ does here at the same number of steps.
 Each evaluation appends a line to `--out`: experiment, seed, step, wall
 seconds, the suite's scores, the step's loss and mean attention and |flow|.
 At the end the suite figure (source, then edit | truth for eyes closed,
-smile, jaw drop, surprised) goes beside it as `<exp>_seed<seed>.png`.
+smile, jaw drop, surprised) goes beside it as `<out stem>_<exp>_seed<seed>.png`;
+keep probes with and without `--decay` in different `--out` files, so the
+table's first column tells them apart.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from dftnet_jax import array_pipeline
 from dftnet_jax import edit_suite
 from dftnet_jax import losses
 from dftnet_jax import models
+from dftnet_jax import steps
 from experiments import learning
 from experiments import screen
 
@@ -66,7 +70,7 @@ def make_step(generator: models.Generator, optimizer: optax.GradientTransformati
 
 
 def probe(name: str, seed: int, num_steps: int, eval_every: int, data_path: str,
-          out: str) -> list[dict[str, Any]]:
+          out: str, decay: bool = False) -> list[dict[str, Any]]:
   """Trains experiment `name`'s generator on the paired term; its records."""
   started = time.perf_counter()
   config = screen.config_of(name, seed)
@@ -75,7 +79,8 @@ def probe(name: str, seed: int, num_steps: int, eval_every: int, data_path: str,
   size = config.model.image_size
   params = generator.init(jax.random.key(seed), jnp.zeros((1, size, size, 3)),
                           jnp.zeros((1, 17)))["params"]
-  optimizer = optax.adam(config.learning_rate, b1=config.adam_b1, b2=config.adam_b2)
+  rate = steps.create_learning_rate_fn(config, num_steps) if decay else config.learning_rate
+  optimizer = steps.create_optimizer(config, rate)
   opt_state = optimizer.init(params)
   step = make_step(generator, optimizer, config.loss.get("paired_distance", "l1"))
   batches = array_pipeline.train_batches(data, batch_size=config.batch_size, num_devices=1,
@@ -98,8 +103,9 @@ def probe(name: str, seed: int, num_steps: int, eval_every: int, data_path: str,
             f" min {scores['gain_min']:.3f} leak {scores['leak_mean']:.4f}"
             f" ({record['wall_s']:.0f} s)", flush=True)
   figure = edit_suite.suite_figure(edit_suite.generator_edit_fn(generate, params), suite)
+  stem = os.path.splitext(os.path.basename(out))[0]
   Image.fromarray(figure).save(os.path.join(os.path.dirname(out) or ".",
-                                            f"{name}_seed{seed}.png"))
+                                            f"{stem}_{name}_seed{seed}.png"))
   return records
 
 
@@ -110,7 +116,8 @@ def main(argv: Sequence[str]) -> None:
     learning.write_between_markers(learning.LOG, PROBE_TABLE_START, PROBE_TABLE_END,
                                    screen.table(screen.read_runs(_TABLE.value)))
     return
-  probe(_EXP.value, _SEED.value, _STEPS.value, _EVAL_EVERY.value, _DATA.value, _OUT.value)
+  probe(_EXP.value, _SEED.value, _STEPS.value, _EVAL_EVERY.value, _DATA.value, _OUT.value,
+        _DECAY.value)
 
 
 if __name__ == "__main__":
@@ -121,6 +128,8 @@ if __name__ == "__main__":
   _DATA = flags.DEFINE_string("data", "/tmp/dftnet_probe_faces.npz",
                               "the training faces, drawn on first use")
   _OUT = flags.DEFINE_string("out", "experiments/probe/records.jsonl", "records, appended")
+  _DECAY = flags.DEFINE_bool("decay", False, "the config's rate schedule over --steps, not"
+                             " its constant rate")
   _TABLE = flags.DEFINE_list("table", [], "Write the table of these probe records into"
                              " experiments/LEARNING.md instead of training.")
   app.run(main)

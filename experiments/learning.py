@@ -163,6 +163,9 @@ EXPERIMENTS: dict[str, Experiment] = {
                                       "twice the residual blocks at the bottleneck"),
     "supervised_l2_b1_0.9": Experiment("supervised_fast_l2", {"adam_b1": 0.9},
                                        "Adam's usual momentum rather than the GAN's 0.5"),
+    "supervised_l2_batch_32": Experiment(
+        "supervised_fast_l2", {"batch_size": 32},
+        "four times the batch: is the plateau the gradient noise of batch 8?"),
     "supervised_l2_ganimation": Experiment(
         "supervised_fast_l2", {"model.variant": "ganimation"},
         "how far the same budget takes GANimation's colour + attention, with no warp"),
@@ -172,6 +175,9 @@ EXPERIMENTS: dict[str, Experiment] = {
     "head_start": Experiment("residual_tv_resize", {"critic_head_start": 200},
                              "the generator frozen for its first 200 steps (1,000 critic"
                              " updates): does a critic that reads AUs first lead it sooner?"),
+    "ttur_1e-3": Experiment("residual_tv_resize", {"d_learning_rate": 1e-3},
+                            "a critic 10× faster than the generator: how soon does it read"
+                            " AUs (critic probe)?"),
     "critic_he": Experiment("residual_tv_resize", {"model.d_kernel_init": "he"},
                             "a critic whose signal does not shrink layer by layer at init"),
     "critic_he_ttur": Experiment("critic_he", {"d_learning_rate": 4e-4},

@@ -10,6 +10,7 @@ from PIL import Image
 
 from configs import tiny
 from dftnet_jax import models
+from dftnet_jax import steps
 from experiments import ceiling_probe
 from experiments import critic_probe
 from experiments import screen
@@ -54,8 +55,21 @@ def test_a_probe_records_its_suite_curve(tmp_path, monkeypatch):
   for record in written:
     assert record["name"] == "tiny" and -5 < record["gain_mean"] < 1
     assert {"loss", "mean_attention", "mean_abs_flow"} == set(record["train"])
-  with Image.open(tmp_path / "tiny_seed0.png") as figure:
+  with Image.open(tmp_path / "records_tiny_seed0.png") as figure:
     assert figure.size == (9 * 16, 2 * 16)
+
+
+@pytest.mark.parametrize("decay", [False, True])
+def test_a_probe_decays_its_rate_only_when_asked(tmp_path, monkeypatch, decay):
+  monkeypatch.setattr(screen, "config_of", lambda name, seed, num_steps=None: tiny.get_config())
+  asked = []
+  schedule = steps.create_learning_rate_fn
+  monkeypatch.setattr(steps, "create_learning_rate_fn",
+                      lambda config, num: asked.append(num) or schedule(config, num))
+  ceiling_probe.probe("tiny", 0, num_steps=3, eval_every=3, data_path=str(tmp_path / "f.npz"),
+                      out=str(tmp_path / "decay.jsonl"), decay=decay)
+  assert asked == ([3] if decay else [])
+  assert (tmp_path / "decay_tiny_seed0.png").exists()
 
 
 def test_a_critic_probe_update_descends_the_au_error_of_real_faces():

@@ -17,6 +17,7 @@ import sys
 
 import tqdm
 
+from dftnet_jax import cli
 from dftnet_jax import photos
 from dftnet_jax.data_tools import face_crop
 from dftnet_jax.data_tools import files
@@ -28,13 +29,23 @@ def crop_folder(input_dir: pathlib.Path, output_dir: pathlib.Path, *,
   """Crops every photo; returns the photo names by outcome.
 
   The outcomes are "cropped", "several faces" (also cropped, largest face),
-  "no face" and "unreadable".
+  "no face" and "unreadable". The crops appear in `output_dir` together,
+  at the end (`files.output_folder`).
+
+  Raises:
+    NotADirectoryError: `input_dir` is not a folder.
+    FileExistsError: `output_dir` holds files already.
   """
-  output_dir.mkdir(parents=True, exist_ok=True)
+  photos_found = layout.list_images(input_dir)
+  with files.output_folder(output_dir) as partial:
+    return _crop_all(photos_found, partial, size=size, margin=margin)
+
+
+def _crop_all(photos_found: Sequence[tuple[str, pathlib.Path]], output_dir: pathlib.Path, *,
+              size: int, margin: float) -> dict[str, list[str]]:
   outcomes: dict[str, list[str]] = {
       "cropped": [], "several faces": [], "no face": [], "unreadable": []}
-  for photo_id, path in tqdm.tqdm(layout.list_images(input_dir),
-                                  desc="crop_faces", unit="photo"):
+  for photo_id, path in tqdm.tqdm(photos_found, desc="crop_faces", unit="photo"):
     try:
       image = photos.read_photo(path)
     except OSError as e:
@@ -72,6 +83,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   return parser.parse_args(argv)
 
 
+@cli.report_errors
 def main(argv: Sequence[str] | None = None) -> int:
   args = parse_args(argv)
   outcomes = crop_folder(args.input_dir, args.output_dir, size=args.size,

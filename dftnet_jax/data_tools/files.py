@@ -1,10 +1,14 @@
-"""Writing files so that an interrupted run never leaves a partial one."""
+"""Writing files and folders so that an interrupted run never leaves a
+partial one."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+import contextlib
 import io
 import os
 import pathlib
+import shutil
 import tempfile
 
 import numpy as np
@@ -30,6 +34,40 @@ def atomic_write(path: os.PathLike[str] | str, data: bytes) -> None:
   except BaseException:
     os.unlink(tmp)
     raise
+
+
+@contextlib.contextmanager
+def output_folder(path: os.PathLike[str] | str) -> Iterator[pathlib.Path]:
+  """A temporary folder beside `path` that becomes `path` when the block
+  ends, and is removed if it raises: a tool stopped by a bad example, an
+  error or Ctrl-C leaves no half-filled output for the next step to read.
+
+  Raises:
+    FileExistsError: `path` exists and is not an empty folder (before
+      anything is written).
+  """
+  path = pathlib.Path(path)
+  if path.exists() and (not path.is_dir() or any(path.iterdir())):
+    raise FileExistsError(f"{path} already exists and is not an empty folder: choose a new"
+                          f" output folder or remove it")
+  path.parent.mkdir(parents=True, exist_ok=True)
+  partial = pathlib.Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.partial-"))
+  try:
+    yield partial
+  except BaseException:
+    shutil.rmtree(partial)
+    raise
+  if path.exists():
+    path.rmdir()
+  partial.chmod(0o777 & ~_umask())
+  os.replace(partial, path)
+
+
+def _umask() -> int:
+  """The process's umask (reading it means setting it)."""
+  mask = os.umask(0)
+  os.umask(mask)
+  return mask
 
 
 def encode_jpeg(image: np.ndarray) -> bytes:

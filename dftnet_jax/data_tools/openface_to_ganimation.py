@@ -19,6 +19,7 @@ import sys
 
 import tqdm
 
+from dftnet_jax import cli
 from dftnet_jax.data_tools import files
 from dftnet_jax.datasets import layout
 from dftnet_jax.datasets import openface
@@ -46,16 +47,30 @@ def convert(images_dir: pathlib.Path, csv_path: pathlib.Path,
   Returns:
     The ids written per split.
 
+  The layout appears in `output_dir` whole, at the end; a run that stops
+  leaves nothing there (`files.output_folder`).
+
   Raises:
     layout.DataError: a bad example, naming the file and the id.
+    NotADirectoryError: `images_dir` is not a folder.
+    FileExistsError: `output_dir` holds files already.
   """
   images = layout.list_images(images_dir)
   lookup = openface.aus_lookup(csv_path)
-  (output_dir / layout.IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+  with files.output_folder(output_dir) as partial:
+    return _write_layout(images, lookup, partial, image_size=image_size,
+                         test_fraction=test_fraction, seed=seed, skip_bad=skip_bad,
+                         what=str(images_dir))
+
+
+def _write_layout(images: Sequence[tuple[str, pathlib.Path]], lookup: layout.AusLookup,
+                  output_dir: pathlib.Path, *, image_size: int, test_fraction: float,
+                  seed: int, skip_bad: bool, what: str) -> dict[str, list[str]]:
+  (output_dir / layout.IMAGES_DIR).mkdir()
   table = {}
   for example in layout.iter_examples(
       tqdm.tqdm(images, desc="openface_to_ganimation", unit="image"), lookup,
-      image_size=image_size, skip_bad=skip_bad, what=str(images_dir)):
+      image_size=image_size, skip_bad=skip_bad, what=what):
     # JPEGs are copied as they are; re-encoding would lose detail again.
     data = (example.image_path.read_bytes() if example.image_format == "JPEG"
             else files.encode_jpeg(example.image))
@@ -98,6 +113,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
   return parser.parse_args(argv)
 
 
+@cli.report_errors
 def main(argv: Sequence[str] | None = None) -> int:
   args = parse_args(argv)
   try:

@@ -202,6 +202,10 @@ class Emotionet(tfds.core.GeneratorBasedBuilder):
       entries, lookup = _ganimation_source(root)
     else:
       entries, lookup = _openface_source(root, self.builder_config)
+    if not entries["train"]:
+      listed = (f"{layout.ID_FILES['train']} lists no image" if self.builder_config.source ==
+                "ganimation" else f"{layout.IMAGES_DIR}/ gives no training image")
+      raise ValueError(f"{root}: {listed}; the dataset would have no training split")
     # TFDS refuses empty splits: a test_fraction of 0 leaves only "train".
     return {split: self._generate_examples(split, split_entries, lookup)
             for split, split_entries in entries.items() if split_entries}

@@ -105,8 +105,11 @@ def list_images(folder: epath.PathLike) -> list[tuple[str, epath.Path]]:
   """(id, path) for each image in `folder`, sorted; the id is the stem.
 
   Raises:
+    NotADirectoryError: `folder` is not a folder.
     ValueError: two images share a stem (their outputs would collide).
   """
+  if not epath.Path(folder).is_dir():
+    raise NotADirectoryError(f"{folder} is not a folder of images")
   found: dict[str, epath.Path] = {}
   for path in sorted(epath.Path(folder).iterdir()):
     if path.suffix.lower() not in IMAGE_SUFFIXES:

@@ -89,6 +89,13 @@ def load(path: epath.PathLike) -> Any:
   """
   path = epath.Path(path)
   with path.open("rb") as f:
-    obj = _RestrictedUnpickler(f, str(path)).load()
+    try:
+      obj = _RestrictedUnpickler(f, str(path)).load()
+    except EOFError:
+      raise pickle.UnpicklingError(f"{path}: the pickle ends early (a truncated file)") from None
+    except pickle.UnpicklingError as e:
+      if str(e).startswith(f"{path}:"):
+        raise
+      raise pickle.UnpicklingError(f"{path}: not a readable pickle ({e})") from None
   _check_plain(obj, str(path))
   return obj
