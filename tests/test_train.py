@@ -459,14 +459,16 @@ def _loss_gradients(conv_impl):
   return jax.device_get((d_grads, g_grads))
 
 
-@pytest.mark.parametrize("impl", ["banded", "winograd"])
+@pytest.mark.parametrize("impl", ["banded", "winograd", "im2col", "s2d"])
 def test_both_losses_gradients_do_not_depend_on_the_convolution_formulation(impl):
   """The whole critic loss (the penalty's double backward included) and the
-  whole generator loss (the cycle pass included) have the same gradients as
-  under native convolutions (dftnet, tiny) with the formulations whose
-  backward pass is written by hand (`conv._valid_fast_grads`); im2col and
-  s2d are differentiated by JAX itself, and their forwards are tested equal
-  in test_models and test_conv. Each case costs about a minute here."""
+  whole generator loss (the cycle pass included) have the same gradients
+  under every formulation as under native convolutions (dftnet, tiny):
+  banded and winograd write their backward pass by hand
+  (`conv._valid_fast_grads`); im2col and s2d are differentiated by JAX
+  through their own rearrangements (a `stop_gradient` slipped into either
+  fails here, not in the forward tests). The hand-written ones cost about a
+  minute each here, im2col and s2d seconds."""
   def close(path, a, b):
     # Relative to the leaf's largest gradient: summation order differs.
     np.testing.assert_allclose(a, b, rtol=0, atol=2e-3 * np.abs(b).max() + 1e-7,
