@@ -154,6 +154,11 @@ def get_config() -> ml_collections.ConfigDict:
   # critic trains alone first (steps.generator_learning_rate_fn says why and
   # what it measured). 0: none (the paper).
   config.critic_head_start = 0
+  # Critic updates on the AU term of real faces alone, at their own rate and
+  # with an Adam of their own, before the first step (dftnet_jax/
+  # au_pretraining.py says why and what it measured). 0: none (the paper).
+  config.critic_au_pretrain_steps = 0
+  config.critic_au_pretrain_rate = 4e-4
   # The critic's learning rate; None: `learning_rate` (the paper). Set apart
   # it is TTUR (Heusel et al. 2017).
   config.d_learning_rate = config_dict.placeholder(float)

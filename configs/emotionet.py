@@ -81,8 +81,10 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.paired_distance = "l1"
   # Eq. 8: the cycle's L1.
   config.loss.cycle_distance = "l1"
-  # The paper trains both networks from the first step.
+  # The paper trains both networks from the first step, the critic from its
+  # initialisation.
   config.critic_head_start = 0
+  config.critic_au_pretrain_steps = 0
   # §3.1: "The target AUs are firstly sampled from the whole training set";
   # GANimation adds U(-0.1, 0.1) noise.
   config.target_au_noise = 0.1

@@ -25,6 +25,7 @@ import ml_collections
 import numpy as np
 import tensorflow_datasets as tfds
 
+from dftnet_jax import au_pretraining
 from dftnet_jax import checkpoints
 from dftnet_jax import config_checks
 from dftnet_jax import edit_suite
@@ -95,6 +96,12 @@ def split_batches(builder: tfds.core.DatasetBuilder, config: ml_collections.Conf
       num_local_devices=jax.local_device_count(), train=split == "train", seed=seed,
       target_au_noise=config.target_au_noise, features=features,
       render_targets=bool(config.loss.get("paired_l1")))
+
+
+# The stream the critic's AU pretraining reads (`au_pretraining`): seeded
+# like a training restart at a step no run reaches, so it is the same in
+# every run of a config and none of the training restarts.
+PRETRAIN_STREAM = 2**32 - 1
 
 
 def train_batches(builder: tfds.core.DatasetBuilder, config: ml_collections.ConfigDict,
@@ -300,6 +307,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
     start, g_state, d_state, key = restored
     logging.info("Resumed from the checkpoint of step %d in %s.", start, manager.directory)
   checkpoints.write_config(workdir, config)
+  if not start and config.get("critic_au_pretrain_steps", 0):
+    d_state = au_pretraining.pretrain(d_state, train_batches(builder, config, PRETRAIN_STREAM),
+                                      config=config)
   p_cycle = steps.parallel_cycle(config)
   p_eval_step, p_sample_step = steps.parallel_eval_steps(config, g_state, d_state)
   sample_batch = next(split_batches(builder, config, split="test", seed=config.seed))

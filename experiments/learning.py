@@ -58,6 +58,7 @@ _DEMO_RECIPE = {
     "loss.au_mse": "ganimation", "loss.attention": 1.0, "loss.cycle": 10.0,
     "loss.paired_l1": 0.0, "loss.paired_distance": "l1", "loss.cycle_distance": "l1",
     "lr_decay_fraction": 1 / 3, "eval_every_steps": 250, "critic_head_start": 0,
+    "critic_au_pretrain_steps": 0,
     "model.d_kernel_init": "gan",
     "model.texture_residual": False, "loss.texture_tv": 0.0,
     "loss.regulariser_passes": "both_mean", "model.au_conditioning": "input",
@@ -186,6 +187,13 @@ EXPERIMENTS: dict[str, Experiment] = {
         "critic_he_ttur", {"critic_head_start": 200},
         "with a critic that reads AUs sooner and a head start to read them: does the GAN"
         " edit?"),
+    "au_pretrain": Experiment(
+        "head_start", {"critic_au_pretrain_steps": 4000},
+        "the demo with a critic that reads AUs before the GAN starts (4,000 updates on real"
+        " faces' AUs alone at 4e-4: ~65% of their variance in the critic probe)"),
+    "au_pretrain_no_head_start": Experiment(
+        "residual_tv_resize", {"critic_au_pretrain_steps": 4000},
+        "the AU pretraining instead of the head start"),
     "cycle_l2_head_start": Experiment("cycle_l2", {"critic_head_start": 200},
                                       "both: a squared cycle error and a critic head start"),
     "cycle_1": Experiment("residual_tv_resize", {"loss.cycle": 1.0},

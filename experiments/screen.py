@@ -64,6 +64,7 @@ def load_faces(path: str, dataset: Any) -> Any:
   an `array_pipeline.Split`, drawn into `path` on first use; faces drawn for
   another config are refused, naming the file."""
   from dftnet_jax import array_pipeline  # pylint: disable=g-import-not-at-top
+  from dftnet_jax import au_pretraining  # pylint: disable=g-import-not-at-top
   if not os.path.exists(path):
     data = array_pipeline.draw_split("train", dataset.num_train, dataset.resolution,
                                      dataset.get("seed", 0))
@@ -102,6 +103,7 @@ def train_one(name: str, seed: int, out: str, data_path: str, eval_every: int,
   import jax  # pylint: disable=g-import-not-at-top
   import jax.numpy as jnp  # pylint: disable=g-import-not-at-top
   from dftnet_jax import array_pipeline  # pylint: disable=g-import-not-at-top
+  from dftnet_jax import au_pretraining  # pylint: disable=g-import-not-at-top
   from dftnet_jax import edit_suite  # pylint: disable=g-import-not-at-top
   from dftnet_jax import steps  # pylint: disable=g-import-not-at-top
 
@@ -115,6 +117,10 @@ def train_one(name: str, seed: int, out: str, data_path: str, eval_every: int,
   batches = array_pipeline.train_batches(
       data, batch_size=config.batch_size, num_devices=jax.local_device_count(), seed=seed,
       target_au_noise=config.target_au_noise, render_targets=bool(config.loss.paired_l1))
+  # The critic's AU pretraining (if the config asks) reads a stream of its own.
+  d_state = au_pretraining.pretrain(d_state, array_pipeline.train_batches(
+      data, batch_size=config.batch_size, num_devices=jax.local_device_count(),
+      seed=seed + 10_000, target_au_noise=0.0), config=config)
   suite = edit_suite.suite_faces(config.model.image_size, config.suite_faces)
   generate = jax.jit(lambda p, x, t: g_state.apply_fn({"params": p}, x, t).image)
   average = jax.jit(lambda ema, p: jax.tree.map(lambda e, x: ema_decay * e + (1 - ema_decay) * x,
