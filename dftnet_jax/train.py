@@ -62,9 +62,9 @@ def create_dataset_builder(config: ml_collections.ConfigDict) -> tfds.core.Datas
 
   The synthetic faces render themselves; EmotioNet reads `config.manual_dir`
   (a `ConfigError` says so when it is missing). A dataset already built is
-  reused as it is. In a multi-process run process
-  0 builds first and the others wait for it: on a shared `data_dir` they find
-  the dataset built instead of racing to build it.
+  reused as it is. In a multi-process run process 0 builds first and the
+  others wait for it: on a shared `data_dir` they find the dataset built
+  instead of racing to build it.
   """
   if jax.process_index() > 0:
     multihost_utils.sync_global_devices("dataset prepared")
@@ -254,7 +254,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
                        ) -> tuple[train_state.TrainState, train_state.TrainState]:
   """Trains as `config` says, resuming from the latest checkpoint in `workdir`.
 
-  A training step is `steps.train_cycle`: n_critic critic steps, then a generator
+  A fresh run first gives the critic `config.critic_au_pretrain_steps` updates
+  on real faces' AUs alone (`au_pretraining`; none by default). A training
+  step is `steps.train_cycle`: n_critic critic steps, then a generator
   step; `config.num_train_steps` counts generator steps. Every step's metrics
   are checked on the host (`check_finite`) before anything is written.
   Periodically: scalars to `workdir/train` (TensorBoard) and the log, image
