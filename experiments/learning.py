@@ -191,6 +191,10 @@ EXPERIMENTS: dict[str, Experiment] = {
         "head_start", {"critic_au_pretrain_steps": 4000},
         "the demo with a critic that reads AUs before the GAN starts (4,000 updates on real"
         " faces' AUs alone at 4e-4: ~65% of their variance in the critic probe)"),
+    "au_pretrain_cond_250": Experiment(
+        "au_pretrain", {"loss.cond": 250.0},
+        "a critic that reads AUs from the start, and an AU term 16× weaker: does the"
+        " generator then stop chasing the critic's reading with non-face changes?"),
     "au_pretrain_no_head_start": Experiment(
         "residual_tv_resize", {"critic_au_pretrain_steps": 4000},
         "the AU pretraining instead of the head start"),
