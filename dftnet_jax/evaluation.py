@@ -243,10 +243,11 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
 
   Raises:
     FileNotFoundError: `workdir` holds no checkpoint.
-    config_checks.ConfigError: `config`'s parameters have other shapes than
-      the run's saved config, or its image size is not the data's.
+    config_checks.ConfigError: a field no run can use, parameters of other
+      shapes than the run's saved config, or an image size not the data's.
     checkpoints.DamagedCheckpointError: no checkpoint can be read back.
   """
+  config_checks.check_config(config, jax.device_count())
   saved = os.path.join(workdir, checkpoints.CONFIG_FILE)
   if os.path.exists(saved):
     config_checks.check_same_shapes(checkpoints.load_config(workdir), config, saved, "evaluate")

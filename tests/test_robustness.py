@@ -23,6 +23,7 @@ from dftnet_jax import checkpoints
 from dftnet_jax import cli
 from dftnet_jax import config_checks
 from dftnet_jax import edit
+from dftnet_jax import evaluation
 from dftnet_jax import steps
 from dftnet_jax import train
 from dftnet_jax.data_tools import crop_faces
@@ -86,6 +87,17 @@ def test_a_failed_start_names_the_field_and_leaves_the_run_as_it_was(run_copy, f
   with pytest.raises(config_checks.ConfigError) as error:
     train.train_and_evaluate(_tiny(run_copy, **fields), run_copy)
   assert words in str(error.value)
+  assert _hashes(run_copy) == before
+
+
+@pytest.mark.parametrize("fields, words", [
+    ({"model.g_width": 8}, "refusing to evaluate the run of .* \\(config.model.g_width: saved 4,"),
+    ({"batch_size": 3}, "config.batch_size = 3 must be a multiple of the 2 devices"),
+])
+def test_evaluating_with_a_config_the_run_cannot_take_is_refused(run_copy, fields, words):
+  before = _hashes(run_copy)
+  with pytest.raises(config_checks.ConfigError, match=words):
+    evaluation.evaluate(_tiny(run_copy, **fields), run_copy)
   assert _hashes(run_copy) == before
 
 
