@@ -154,6 +154,9 @@ def get_config() -> ml_collections.ConfigDict:
   # critic trains alone first (steps.generator_learning_rate_fn says why and
   # what it measured). 0: none (the paper).
   config.critic_head_start = 0
+  # Generator steps (after the head start) over which its rate rises
+  # linearly from 0 (steps.generator_learning_rate_fn). 0: none (the paper).
+  config.generator_warmup_steps = 0
   # Critic updates on the AU term of real faces alone, at their own rate and
   # with an Adam of their own, before the first step (dftnet_jax/
   # au_pretraining.py says why and what it measured). 0: none (the paper).

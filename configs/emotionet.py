@@ -84,6 +84,7 @@ def get_config() -> ml_collections.ConfigDict:
   # The paper trains both networks from the first step, the critic from its
   # initialisation.
   config.critic_head_start = 0
+  config.generator_warmup_steps = 0
   config.critic_au_pretrain_steps = 0
   # §3.1: "The target AUs are firstly sampled from the whole training set";
   # GANimation adds U(-0.1, 0.1) noise.

@@ -33,11 +33,11 @@ _POSITIVE_INTS = (
     "keep_checkpoints", "model.image_size", "model.g_width", "model.d_width",
     "model.d_layers")
 _NON_NEGATIVE_INTS = ("model.g_res_blocks", "suite_faces", "critic_head_start",
-                      "critic_au_pretrain_steps")
+                      "generator_warmup_steps", "critic_au_pretrain_steps")
 _POSITIVE_FLOATS = ("learning_rate", "d_learning_rate", "critic_au_pretrain_rate")
 _NON_NEGATIVE_FLOATS = ("target_au_noise",)
 # Adam's betas are decay rates. (The schedules check their own fields:
-# `lr_decay_fraction`, `critic_head_start`.)
+# `lr_decay_fraction`, `critic_head_start`, `generator_warmup_steps`.)
 _UNIT_INTERVAL = ("adam_b1", "adam_b2")
 
 # Fields with a closed set of values, and that set.

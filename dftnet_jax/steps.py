@@ -72,7 +72,8 @@ def create_learning_rate_fn(config: ml_collections.ConfigDict, steps: int,
 
 def generator_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Schedule:
   """The generator's schedule: 0 for the first `config.critic_head_start`
-  steps, then `create_learning_rate_fn` over the rest of the run.
+  steps, then `create_learning_rate_fn` over the rest of the run, its first
+  `config.generator_warmup_steps` scaled by a ramp from 0 to 1.
 
   Why: the generator's only push away from copying its source is the
   critic's AU reading of its edits, and a fresh critic reads next to
@@ -82,13 +83,22 @@ def generator_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Sched
   the edit suite's gain on two seeds (0.137, 0.103 against 0.046), though
   the critic's AU error followed the same curve as without them; the
   mechanism is open (an implicit warm-up of the generator's Adam
-  statistics is the other candidate).
+  statistics is the other candidate, which the warm-up tests: Adam's
+  first updates are about ±rate per parameter whatever the gradient's
+  size, until its second moment has seen a few hundred gradients).
   """
   head_start = config.get("critic_head_start", 0)
   if not 0 <= head_start < config.num_train_steps:
     raise ValueError(f"config.critic_head_start must be in [0, num_train_steps ="
                      f" {config.num_train_steps}), got {head_start}")
+  warmup = config.get("generator_warmup_steps", 0)
+  if not 0 <= warmup <= config.num_train_steps - head_start:
+    raise ValueError(f"config.generator_warmup_steps must be in [0, num_train_steps -"
+                     f" critic_head_start = {config.num_train_steps - head_start}], got {warmup}")
   schedule = create_learning_rate_fn(config, config.num_train_steps - head_start)
+  if warmup:
+    ramp, decaying = optax.linear_schedule(0.0, 1.0, warmup), schedule
+    schedule = lambda step: ramp(step) * decaying(step)
   if not head_start:
     return schedule
   return optax.join_schedules([optax.constant_schedule(0.0), schedule], [head_start])

@@ -58,7 +58,7 @@ _DEMO_RECIPE = {
     "loss.au_mse": "ganimation", "loss.attention": 1.0, "loss.cycle": 10.0,
     "loss.paired_l1": 0.0, "loss.paired_distance": "l1", "loss.cycle_distance": "l1",
     "lr_decay_fraction": 1 / 3, "eval_every_steps": 250, "critic_head_start": 0,
-    "critic_au_pretrain_steps": 0,
+    "critic_au_pretrain_steps": 0, "generator_warmup_steps": 0,
     "model.d_kernel_init": "gan",
     "model.texture_residual": False, "loss.texture_tv": 0.0,
     "loss.regulariser_passes": "both_mean", "model.au_conditioning": "input",
@@ -187,6 +187,10 @@ EXPERIMENTS: dict[str, Experiment] = {
         "critic_he_ttur", {"critic_head_start": 200},
         "with a critic that reads AUs sooner and a head start to read them: does the GAN"
         " edit?"),
+    "warmup_200": Experiment(
+        "residual_tv_resize", {"generator_warmup_steps": 200},
+        "the generator's rate ramped up over 200 steps instead of held at 0: is the head"
+        " start's gain the generator's early Adam steps (its second moment unsettled)?"),
     "au_pretrain": Experiment(
         "head_start", {"critic_au_pretrain_steps": 4000},
         "the demo with a critic that reads AUs before the GAN starts (4,000 updates on real"

@@ -46,6 +46,7 @@ def test_the_paper_run_states_every_loss_field_and_the_critic_update():
   assert config.loss.cycle_distance == "l1"
   assert "config.critic_head_start =" in text and config.critic_head_start == 0
   assert "config.critic_au_pretrain_steps =" in text and config.critic_au_pretrain_steps == 0
+  assert "config.generator_warmup_steps =" in text and config.generator_warmup_steps == 0
 
 
 def test_the_long_demo_is_the_demo_for_longer():

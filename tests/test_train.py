@@ -193,6 +193,23 @@ def test_a_critic_head_start_holds_the_generator_then_runs_its_schedule():
     steps.generator_learning_rate_fn(config)
 
 
+def test_a_generator_warmup_ramps_its_rate_after_the_head_start():
+  config = tiny.get_config()
+  config.learning_rate, config.lr_decay_fraction, config.num_train_steps = 2e-4, 0.5, 30
+  config.critic_head_start, config.generator_warmup_steps = 4, 8
+  schedule = steps.generator_learning_rate_fn(config)
+  t = np.arange(31)
+  # 4 frozen steps; then 26 steps: a ramp over 8, 2e-4 until 13 of them have
+  # passed, decaying to 0 over the last 13.
+  u = t - 4
+  expected = np.where(t < 4, 0.0, 2e-4 * np.clip(u / 8, 0.0, 1.0)
+                      * np.clip((26 - u) / 13, 0.0, 1.0))
+  np.testing.assert_allclose([schedule(s) for s in t], expected, rtol=1e-6, atol=1e-12)
+  config.generator_warmup_steps = 27
+  with pytest.raises(ValueError, match="generator_warmup_steps"):
+    steps.generator_learning_rate_fn(config)
+
+
 def test_the_critic_follows_its_own_rate_when_one_is_set():
   config = tiny.get_config()
   config.learning_rate, config.lr_decay_fraction, config.num_train_steps = 2e-4, 0.5, 10
