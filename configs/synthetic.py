@@ -22,8 +22,8 @@ experiments/LEARNING.md (same seed, data and 1,500 steps; edit-suite gain
   steps while the critic trains alone (`head_start`, session 6: gain 0.083
   → 0.105, worst edit −0.03 → −0.003, leak 0.019 → 0.013, and the
   independent AU reader's error of the edits 0.181 → 0.138 against 0.169
-  for copying; two seeds on the screen path agree, 0.137 and 0.103 against
-  0.046).
+  for copying; on the screen path three seeds agree, 0.124 ± 0.018
+  against 0.050 ± 0.009, session 7).
 
 These are config fields; configs/emotionet.py keeps the paper's settings.
 """
