@@ -129,7 +129,8 @@ def check_config(config: ml_collections.ConfigDict, num_devices: int) -> None:
     num_devices: the devices the global batch is split over.
 
   Raises:
-    ConfigError: naming every bad field with its value, one per line.
+    ConfigError: naming every bad field with its value (one line, the
+      fields separated by semicolons).
   """
   errors = _range_errors(config) + _choice_errors(config)
   if not errors:  # The shapes' arithmetic needs sane numbers.
