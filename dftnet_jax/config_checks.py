@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import ml_collections
 
+from dftnet_jax import aus as aus_lib
 from dftnet_jax import conv
 from dftnet_jax import losses
 from dftnet_jax import models
@@ -155,7 +156,7 @@ def _parameter_shapes(model: ml_collections.ConfigDict) -> Any:
   """The shapes of both networks' parameters under a model config."""
   size = model.image_size
   image = jax.ShapeDtypeStruct((1, size, size, 3), "float32")
-  aus = jax.ShapeDtypeStruct((1, 17), "float32")
+  aus = jax.ShapeDtypeStruct((1, aus_lib.NUM_AUS), "float32")
   key = jax.random.key(0)
   generator = jax.eval_shape(models.create_generator(model).init, key, image, aus)
   critic = jax.eval_shape(models.create_discriminator(model).init, key, image)

@@ -24,6 +24,7 @@ and match the CPU log's in distribution, not digit for digit.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import io
 import json
 import os
 import subprocess
@@ -64,14 +65,14 @@ def load_faces(path: str, dataset: Any) -> Any:
   an `array_pipeline.Split`, drawn into `path` on first use; faces drawn for
   another config are refused, naming the file."""
   from dftnet_jax import array_pipeline  # pylint: disable=g-import-not-at-top
-  from dftnet_jax import au_pretraining  # pylint: disable=g-import-not-at-top
+  from dftnet_jax.data_tools import files  # pylint: disable=g-import-not-at-top
   if not os.path.exists(path):
     data = array_pipeline.draw_split("train", dataset.num_train, dataset.resolution,
                                      dataset.get("seed", 0))
     # Whole or not at all: an interrupted draw leaves no file to refuse later.
-    with open(f"{path}.tmp", "wb") as f:
-      np.savez(f, images=data.images, aus=data.aus, identities=data.identities)
-    os.replace(f"{path}.tmp", path)
+    buffer = io.BytesIO()
+    np.savez(buffer, images=data.images, aus=data.aus, identities=data.identities)
+    files.atomic_write(path, buffer.getvalue())
   with np.load(path) as f:
     data = array_pipeline.Split(f["images"], f["aus"], f["identities"])
   if data.images.shape[:2] != (dataset.num_train, dataset.resolution):
