@@ -6,6 +6,12 @@ measured on this XLA release and may change with another.
 
 from setuptools import find_packages, setup
 
+# The PyTorch peer of the benchmarks (benchmarks/pytorch_peer.py). Pinned:
+# the development machines carry this release's CPU wheel; on PyPI a plain
+# `torch` is a CUDA build of several GB (for the CPU wheel elsewhere, install
+# it first from https://download.pytorch.org/whl/cpu).
+PEER = ["torch==2.13.0"]
+
 setup(
     name="dftnet_jax",
     version="0.1.0",
@@ -34,7 +40,11 @@ setup(
     ],
     extras_require={
         # scipy is the independent reference for the warp tests.
-        "test": ["pytest>=8", "scipy>=1.13", "opencv-python-headless<5", "matplotlib>=3.8"],
+        # The peer's tests tie its networks to ours.
+        "test": ["pytest>=8", "scipy>=1.13", "opencv-python-headless<5", "matplotlib>=3.8",
+                 *PEER],
+        # The PyTorch peer for `benchmarks.compare_peer`; not needed to train or edit.
+        "peer": PEER,
         # The experiments' curve figures (experiments/plot_curves.py).
         "plots": ["matplotlib>=3.8"],
         # Face detection for crop_faces and the editing CLI (OpenCV 5 drops

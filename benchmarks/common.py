@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-import json
 import os
 import statistics
 import time
@@ -20,15 +19,10 @@ import flax.linen as nn  # pylint: disable=g-import-not-at-top
 import jax
 import jax.numpy as jnp
 
+from benchmarks.jsonl import emit  # pylint: disable=unused-import (benchmarks call common.emit)
 from dftnet_jax import allocator
 from dftnet_jax import aus
 from dftnet_jax import conv
-
-
-def emit(**fields: Any) -> None:
-  """Prints one JSON line (floats rounded for readability) and flushes."""
-  clean = {k: round(v, 6) if isinstance(v, float) else v for k, v in fields.items()}
-  print(json.dumps(clean), flush=True)
 
 
 def parse_args(parser: argparse.ArgumentParser) -> argparse.Namespace:

@@ -468,11 +468,13 @@ def _loss_gradients(conv_impl):
   batch = jax.tree.map(lambda x: x[0], _batch(config, 6))
   fake = g_state.apply_fn({"params": g_state.params}, batch["image"], batch["target_aus"]).image
   keys = jax.random.split(jax.random.key(3), len(fake))
-  d_grads = jax.grad(lambda p: steps.critic_loss(p, fake, batch, keys, d_apply=d_state.apply_fn,
-                                                 config=config)[0])(d_state.params)
-  g_grads = jax.grad(lambda p: steps.generator_loss(
+  # Compiled: op by op, the hand-written backward passes' many small ops
+  # took minutes.
+  d_grads = jax.jit(jax.grad(lambda p: steps.critic_loss(
+      p, fake, batch, keys, d_apply=d_state.apply_fn, config=config)[0]))(d_state.params)
+  g_grads = jax.jit(jax.grad(lambda p: steps.generator_loss(
       p, d_state.params, batch, g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
-      config=config)[0])(g_state.params)
+      config=config)[0]))(g_state.params)
   return jax.device_get((d_grads, g_grads))
 
 
@@ -484,8 +486,7 @@ def test_both_losses_gradients_do_not_depend_on_the_convolution_formulation(impl
   banded and winograd write their backward pass by hand
   (`conv._valid_fast_grads`); im2col and s2d are differentiated by JAX
   through their own rearrangements (a `stop_gradient` slipped into either
-  fails here, not in the forward tests). The hand-written ones cost about a
-  minute each here, im2col and s2d seconds."""
+  fails here, not in the forward tests)."""
   def close(path, a, b):
     # Relative to the leaf's largest gradient: summation order differs.
     np.testing.assert_allclose(a, b, rtol=0, atol=2e-3 * np.abs(b).max() + 1e-7,
