@@ -154,6 +154,10 @@ def get_config() -> ml_collections.ConfigDict:
   # critic trains alone first (steps.generator_learning_rate_fn says why and
   # what it measured). 0: none (the paper).
   config.critic_head_start = 0
+  # True: the critic's rate is 0 through the head start as well, so neither
+  # network moves (steps.critic_learning_rate_fn says why). False: the paper
+  # and the demo.
+  config.critic_frozen_in_head_start = False
   # Generator steps (after the head start) over which its rate rises
   # linearly from 0 (steps.generator_learning_rate_fn). 0: none (the paper).
   config.generator_warmup_steps = 0

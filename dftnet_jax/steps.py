@@ -108,9 +108,25 @@ def generator_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Sched
 def critic_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Schedule:
   """The critic's schedule: `config.d_learning_rate` (default
   `config.learning_rate`) over its n_critic updates a step, two each under
-  GANimation's `critic_update`."""
-  return create_learning_rate_fn(config, config.num_train_steps * critic_updates_per_step(config),
-                                 config.get("d_learning_rate"))
+  GANimation's `critic_update`.
+
+  With `config.critic_frozen_in_head_start` the critic's rate is 0 through
+  the head start too, and its schedule runs over the rest, as the
+  generator's does: both networks then only gather Adam's moments during
+  the head start. Why: the head start helps (`generator_learning_rate_fn`)
+  either through the generator's optimiser state or through a critic that
+  settles against the untouched generator's copies first; freezing the
+  critic too keeps the first and removes the second.
+  """
+  updates = critic_updates_per_step(config)
+  frozen = config.get("critic_head_start", 0) * updates
+  if not config.get("critic_frozen_in_head_start", False):
+    frozen = 0
+  schedule = create_learning_rate_fn(config, config.num_train_steps * updates - frozen,
+                                     config.get("d_learning_rate"))
+  if not frozen:
+    return schedule
+  return optax.join_schedules([optax.constant_schedule(0.0), schedule], [frozen])
 
 
 def critic_updates_per_step(config: ml_collections.ConfigDict) -> int:

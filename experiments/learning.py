@@ -59,6 +59,7 @@ _DEMO_RECIPE = {
     "loss.paired_l1": 0.0, "loss.paired_distance": "l1", "loss.cycle_distance": "l1",
     "lr_decay_fraction": 1 / 3, "eval_every_steps": 250, "critic_head_start": 0,
     "critic_au_pretrain_steps": 0, "generator_warmup_steps": 0,
+    "critic_frozen_in_head_start": False,
     "model.d_kernel_init": "gan",
     "model.texture_residual": False, "loss.texture_tv": 0.0,
     "loss.regulariser_passes": "both_mean", "model.au_conditioning": "input",
@@ -191,6 +192,11 @@ EXPERIMENTS: dict[str, Experiment] = {
         "residual_tv_resize", {"generator_warmup_steps": 200},
         "the generator's rate ramped up over 200 steps instead of held at 0: is the head"
         " start's gain the generator's early Adam steps (its second moment unsettled)?"),
+    "head_start_frozen_critic": Experiment(
+        "head_start", {"critic_frozen_in_head_start": True},
+        "the critic frozen through the head start too (both networks only gather Adam's"
+        " moments): is the head start's gain the critic settling against copies (lost"
+        " here) or the generator's optimiser state (kept here)?"),
     "au_pretrain": Experiment(
         "head_start", {"critic_au_pretrain_steps": 4000},
         "the demo with a critic that reads AUs before the GAN starts (4,000 updates on real"

@@ -193,6 +193,20 @@ def test_a_critic_head_start_holds_the_generator_then_runs_its_schedule():
     steps.generator_learning_rate_fn(config)
 
 
+def test_a_critic_frozen_in_the_head_start_runs_its_schedule_after_it():
+  config = tiny.get_config()
+  config.learning_rate, config.lr_decay_fraction, config.num_train_steps = 2e-4, 0.5, 30
+  config.n_critic, config.critic_head_start = 2, 10
+  assert float(steps.critic_learning_rate_fn(config)(0)) == pytest.approx(2e-4)
+  config.critic_frozen_in_head_start = True
+  schedule = steps.critic_learning_rate_fn(config)
+  t = np.arange(61)  # critic updates: 2 a step
+  # Frozen for 20 updates (10 steps); then 2e-4 for 20, decaying to 0 over
+  # the last 20, ending with the run as the generator's schedule does.
+  expected = np.where(t < 20, 0.0, 2e-4 * np.clip((60 - t) / 20, 0.0, 1.0))
+  np.testing.assert_allclose([schedule(s) for s in t], expected, rtol=1e-6, atol=1e-12)
+
+
 def test_a_generator_warmup_ramps_its_rate_after_the_head_start():
   config = tiny.get_config()
   config.learning_rate, config.lr_decay_fraction, config.num_train_steps = 2e-4, 0.5, 30
