@@ -68,8 +68,8 @@ def main() -> None:
   model = importlib.import_module(f"configs.{args.config}").get_config().model
   for variant in args.variants.split(","):
     for dtype in args.dtypes.split(","):
+      model.update(variant=variant, conv_impl=args.conv_impl, dtype=dtype)
       for batch in map(int, args.batches.split(",")):
-        model.update(variant=variant, conv_impl=args.conv_impl, dtype=dtype)
         bench_variant(args.config, model, batch, args.repeats, peak["matmul_gflops"])
   common.emit(benchmark="peak", when="after", **common.peak_gflops())
 
