@@ -72,8 +72,11 @@ CEILING_PAIRED_L1 = 100.0
 COLUMNS = (
     ("suite gain", "suite/gain_mean", "{:.3f}", 0.0),
     ("worst edit", "suite/gain_min", "{:.3f}", 0.0),
-    ("eyes gain", "suite/gain_eyes_mean", "{:.3f}", 0.0),
-    ("mouth gain", "suite/gain_mouth_mean", "{:.3f}", 0.0),
+    ("eyes closed", "suite/eyes_closed/gain", "{:.3f}", 0.0),
+    ("jaw drop", "suite/jaw_drop/gain", "{:.3f}", 0.0),
+    ("smile", "suite/smile/gain", "{:.3f}", 0.0),
+    ("eyes gain", "suite/gain_eyes", "{:.3f}", 0.0),
+    ("mouth gain", "suite/gain_mouth", "{:.3f}", 0.0),
     ("suite leak", "suite/leak_mean", "{:.4f}", 0.0),
     ("test gain", "gain", "{:.3f}", 0.0),
     ("AU error", "suite/au_error_mean", "{:.3f}", "suite/au_error_copy_mean"),

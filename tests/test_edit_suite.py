@@ -108,12 +108,37 @@ def test_score_suite_of_an_oracle_and_of_copying():
       assert oracle[f"{name}/au_error{label}"] == pytest.approx(expected_au_error)
   assert oracle["gain_mean"] == pytest.approx(1.0) and oracle["gain_min"] == pytest.approx(1.0)
   assert copy["gain_mean"] == pytest.approx(0.0) and copy["leak_mean"] == 0.0
-  assert oracle["gain_eyes_mean"] == pytest.approx(1.0)
-  assert oracle["gain_mouth_mean"] == pytest.approx(1.0)
+  assert oracle["gain_eyes"] == pytest.approx(1.0)
+  assert oracle["gain_mouth"] == pytest.approx(1.0)
   # Eyes closed changes nothing in the mouth: no mouth gain for it.
   assert "eyes_closed/gain_mouth" not in oracle
   assert oracle["au_error_mean"] == pytest.approx(
       np.mean([np.mean(t) for t in suite.targets.values()]))
+
+
+def test_region_gains_pool_the_edits_sums():
+  """Over the suite, a region's gain is 1 − Σ L1(edit) / Σ L1(copy) over
+  the edits' changed pixels there, not the mean of the per-edit ratios."""
+  suite = edit_suite.suite_faces(32, num_faces=2)
+  regions = metrics.region_masks(suite.identities, 32)
+  oracle = _lookup_editor(suite)
+  # Half-way to the truth for eyes closed, the source for everything else.
+  edit = lambda sources, targets: (
+      (sources / 255.0 + oracle(sources, targets)) / 2
+      if np.array_equal(targets[0], suite.targets["eyes_closed"]) else sources / 255.0)
+  scores = edit_suite.score_suite(edit, suite, regions=regions)
+  sources = suite.sources / 255.0
+  edit_sum = copy_sum = 0.0
+  for name in edit_suite.SUITE:
+    truth = suite.truths[name] / 255.0
+    inside = edit_suite.changed_mask(sources, truth) & regions["eyes"]
+    copy = np.sum(np.abs(sources - truth)[inside])
+    copy_sum += copy
+    edit_sum += copy / 2 if name == "eyes_closed" else copy
+  assert scores["gain_eyes"] == pytest.approx(1 - edit_sum / copy_sum)
+  assert scores["eyes_closed/gain_eyes"] == pytest.approx(0.5)
+  per_edit = [v for k, v in scores.items() if k.endswith("/gain_eyes")]
+  assert scores["gain_eyes"] != pytest.approx(np.mean(per_edit))
 
 
 def test_generator_edit_fn_converts_ranges():
