@@ -31,7 +31,6 @@ import dataclasses
 import io
 import json
 import os
-import tempfile
 
 from absl import app
 from absl import flags
@@ -39,6 +38,7 @@ from absl import logging
 import numpy as np
 
 from dftnet_jax import aus as aus_lib
+from dftnet_jax.data_tools import files
 from dftnet_jax import expressions
 from dftnet_jax import faces
 
@@ -184,14 +184,6 @@ def _paths(size: int, cache_dir: str) -> tuple[str, str]:
   return stem + ".npz", stem + ".json"
 
 
-def _write_atomically(path: str, data: bytes) -> None:
-  """Whole or not at all: a process killed mid-write leaves no partial file."""
-  fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
-  with os.fdopen(fd, "wb") as f:
-    f.write(data)
-  os.replace(tmp, path)
-
-
 def load_cached(size: int, cache_dir: str | None = None) -> LinearReader | None:
   """The cached reader for `size`-pixel faces, or None if none was fit."""
   weights_path, report_path = _paths(size, cache_dir or default_cache_dir())
@@ -218,8 +210,8 @@ def load_or_train(size: int, cache_dir: str | None = None, recipe: Recipe | None
   buffer = io.BytesIO()
   np.savez(buffer, **dataclasses.asdict(reader))
   # Weights first: a report is only ever found beside its weights.
-  _write_atomically(weights_path, buffer.getvalue())
-  _write_atomically(report_path, json.dumps(report, indent=2).encode())
+  files.atomic_write(weights_path, buffer.getvalue())
+  files.atomic_write(report_path, json.dumps(report, indent=2).encode())
   return reader, report
 
 

@@ -119,9 +119,8 @@ def critic_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Schedule
   critic too keeps the first and removes the second.
   """
   updates = critic_updates_per_step(config)
-  frozen = config.get("critic_head_start", 0) * updates
-  if not config.get("critic_frozen_in_head_start", False):
-    frozen = 0
+  frozen = (config.get("critic_head_start", 0) * updates
+            if config.get("critic_frozen_in_head_start", False) else 0)
   schedule = create_learning_rate_fn(config, config.num_train_steps * updates - frozen,
                                      config.get("d_learning_rate"))
   if not frozen:

@@ -39,6 +39,7 @@ from dftnet_jax import allocator
 from dftnet_jax import au_reader
 from dftnet_jax import evaluation
 from dftnet_jax import models
+from dftnet_jax.data_tools import files
 from dftnet_jax import train
 
 FLAGS = flags.FLAGS
@@ -101,7 +102,7 @@ def run(variant: str, seed: int) -> dict[str, float]:
   if not os.path.exists(timing_path):
     start = time.perf_counter()
     train.train_and_evaluate(config, workdir)
-    _write_atomically(timing_path, json.dumps({"train_s": time.perf_counter() - start}))
+    files.atomic_write(timing_path, json.dumps({"train_s": time.perf_counter() - start}).encode())
   results = evaluation.evaluate(config, workdir)
   with open(timing_path, encoding="utf-8") as f:
     results["train_s"] = json.load(f)["train_s"]
@@ -144,12 +145,6 @@ def replace_section(text: str, section: str, path: str) -> str:
   return f"{head}{README_START}\n{section}{README_END}{tail}"
 
 
-def _write_atomically(path: str, text: str) -> None:
-  with open(path + ".tmp", "w", encoding="utf-8") as f:
-    f.write(text)
-  os.replace(path + ".tmp", path)
-
-
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
@@ -173,11 +168,12 @@ def main(argv: list[str]) -> None:
       shutil.copyfile(os.path.join(testdir, f"{name}_step_{step:06d}.png"),
                       os.path.join(FLAGS.docs, f"results_{variant}_{name}.png"))
   markdown = table(runs)
-  _write_atomically(os.path.join(FLAGS.docs, "results.json"), json.dumps(runs, indent=2) + "\n")
-  _write_atomically(os.path.join(FLAGS.docs, "results.md"), markdown)
+  files.atomic_write(os.path.join(FLAGS.docs, "results.json"),
+                     (json.dumps(runs, indent=2) + "\n").encode())
+  files.atomic_write(os.path.join(FLAGS.docs, "results.md"), markdown.encode())
   with open(FLAGS.readme, encoding="utf-8") as f:
     readme = f.read()
-  _write_atomically(FLAGS.readme, replace_section(readme, markdown, FLAGS.readme))
+  files.atomic_write(FLAGS.readme, replace_section(readme, markdown, FLAGS.readme).encode())
   logging.info("results:\n%s", markdown)
 
 
