@@ -69,6 +69,11 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # How a critic map becomes the score the penalty differentiates: 'sum' of
   # patch scores (GANimation) or 'mean'.
   loss.gp_reduction = "sum"
+  # Weight of the AU head's squared Jacobian norm on the penalty's
+  # interpolates (losses.au_jacobian_penalty). Not in the paper (0 there): a
+  # steep AU head reads small smears as expressions, which the generator
+  # then draws instead of the expression.
+  loss.au_gp = 0.0
   # 'ganimation': AU MSE divided by the global batch size once more (the
   # paper's cond weight assumes it); 'mean': plain MSE.
   loss.au_mse = "ganimation"

@@ -11,6 +11,8 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
+from dftnet_jax import aus as aus_lib
+
 
 def critic_score(critic_map: jax.Array) -> jax.Array:
   """A scalar realness per example: the mean of the patch map, [B]."""
@@ -32,6 +34,13 @@ def critic_wgan(real_map: jax.Array, fake_map: jax.Array) -> jax.Array:
 def generator_wgan(fake_map: jax.Array) -> jax.Array:
   """The generator's WGAN loss: raise the critic's score of its fakes."""
   return -jnp.mean(fake_map)
+
+
+def _interpolates(real: jax.Array, fake: jax.Array, keys: jax.Array) -> jax.Array:
+  """α·real + (1 − α)·fake, one α ~ U(0, 1) per example from its key; the
+  fakes are constants."""
+  alpha = jax.vmap(lambda k: jax.random.uniform(k, (1, 1, 1), real.dtype))(keys)
+  return alpha * real + (1.0 - alpha) * jax.lax.stop_gradient(fake)
 
 
 def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array,
@@ -61,8 +70,7 @@ def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array,
   """
   if reduction not in REDUCTIONS:
     raise ValueError(f"gradient penalty reduction must be one of {REDUCTIONS}, got {reduction!r}")
-  alpha = jax.vmap(lambda k: jax.random.uniform(k, (1, 1, 1), real.dtype))(keys)
-  interpolates = alpha * real + (1.0 - alpha) * jax.lax.stop_gradient(fake)
+  interpolates = _interpolates(real, fake, keys)
   reduce = jnp.sum if reduction == "sum" else jnp.mean
 
   def total_score(x: jax.Array) -> jax.Array:
@@ -71,6 +79,37 @@ def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array,
   grads = jax.grad(total_score)(interpolates)
   norms = jnp.sqrt(eps + jnp.sum(grads ** 2, axis=(1, 2, 3)))
   return jnp.mean((norms - 1.0) ** 2)
+
+
+def au_jacobian_penalty(read_aus: Callable[[jax.Array], jax.Array], real: jax.Array,
+                        fake: jax.Array, keys: jax.Array) -> jax.Array:
+  """Mean over examples of ‖∂(u·AU(x̃))/∂x̃‖² on random interpolates x̃.
+
+  The critic's AU head is what pushes the generator to edit, and a head
+  that is steep in directions real faces never vary along is fooled by
+  patterns of small pixel norm (the demo's stripes and smears read as
+  smiles: experiments/LEARNING.md, session 9). This prices the head's
+  squared Frobenius Jacobian norm where the generator's edits lie, so a
+  change of the reading costs a change of the image. With u ~ N(0, I₁₇)
+  drawn per example, E‖Jᵀu‖² = ‖J‖²_F (Hutchinson's estimator): one nested
+  `jax.grad` instead of one per AU.
+
+  Args:
+    read_aus: image [B, H, W, 3] → AUs [B, 17]; examples must not interact.
+    real: real images.
+    fake: generated images (treated as constants).
+    keys: one PRNG key per example, [B]; each draws its interpolation
+      weight and its projection u.
+
+  Returns:
+    The scalar penalty (not yet multiplied by its weight).
+  """
+  fold = lambda salt: jax.vmap(lambda k: jax.random.fold_in(k, salt))(keys)
+  interpolates = _interpolates(real, fake, fold(0))
+  probe = jax.vmap(lambda k: jax.random.normal(k, (aus_lib.NUM_AUS,)))(fold(1))
+  projected = lambda x: jnp.sum(read_aus(x) * probe)
+  grads = jax.grad(projected)(interpolates)
+  return jnp.mean(jnp.sum(grads ** 2, axis=(1, 2, 3)))
 
 
 def au_regression(predicted: jax.Array, target: jax.Array, *, batch_divisor: float = 1.0

@@ -210,7 +210,9 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
   """WGAN critic loss with gradient penalty and AU regression on real images.
 
   `keys` [B] hold one PRNG key per example, for its penalty interpolate;
-  `terms` (of `CRITIC_TERMS`) are those the total adds, each weighted.
+  `terms` (of `CRITIC_TERMS`) are those the total adds, each weighted. With
+  `loss.au_gp` > 0 the AU head's Jacobian penalty
+  (`losses.au_jacobian_penalty`) is added wherever "gp" is.
   """
   critic = lambda x: d_apply({"params": d_params}, x)
   values, metrics = {}, {}
@@ -225,7 +227,13 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
   if "gp" in terms:
     values["gp"] = losses.gradient_penalty(lambda x: critic(x)[0], batch["image"], fake, keys,
                                            reduction=config.loss.gp_reduction)
-  total = sum(config.loss[term] * values[term] for term in terms)
+    if config.loss.get("au_gp"):
+      # The AU head's smoothness rides with the realness penalty: both are
+      # taken on interpolates, in whichever update applies the penalty.
+      values["au_gp"] = losses.au_jacobian_penalty(lambda x: critic(x)[1], batch["image"],
+                                                   fake, keys)
+  weighted = (*terms, "au_gp") if "au_gp" in values else terms
+  total = sum(config.loss[term] * values[term] for term in weighted)
   return total, {"d_loss": total, **{f"d_{name}": value for name, value in values.items()},
                  **metrics}
 
@@ -356,7 +364,8 @@ def d_update(d_state: train_state.TrainState, fake: jax.Array, batch: Batch,
   if how == "ganimation":
     d_state, metrics, norm = update(d_state, terms=("adv", "cond"))
     d_state, gp_metrics, gp_norm = update(d_state, terms=("gp",))
-    return d_state, {**metrics, "d_gp": gp_metrics["d_gp"],
+    penalties = {name: gp_metrics[name] for name in ("d_gp", "d_au_gp") if name in gp_metrics}
+    return d_state, {**metrics, **penalties,
                      "d_loss": metrics["d_loss"] + gp_metrics["d_loss"],
                      "d_grad_norm": norm, "d_gp_grad_norm": gp_norm}
   raise ValueError(f"config.critic_update must be one of {CRITIC_UPDATES}, got {how!r}")

@@ -60,7 +60,7 @@ _DEMO_RECIPE = {
     "lr_decay_fraction": 1 / 3, "eval_every_steps": 250, "critic_head_start": 0,
     "critic_au_pretrain_steps": 0, "generator_warmup_steps": 0,
     "critic_frozen_in_head_start": False,
-    "model.d_kernel_init": "gan",
+    "model.d_kernel_init": "gan", "loss.au_gp": 0.0,
     "model.texture_residual": False, "loss.texture_tv": 0.0,
     "loss.regulariser_passes": "both_mean", "model.au_conditioning": "input",
 }
@@ -197,6 +197,13 @@ EXPERIMENTS: dict[str, Experiment] = {
         "the critic frozen through the head start too (both networks only gather Adam's"
         " moments): is the head start's gain the critic settling against copies (lost"
         " here) or the generator's optimiser state (kept here)?"),
+    "au_gp_1": Experiment(
+        "head_start", {"loss.au_gp": 1.0},
+        "the critic's AU head priced by its squared Jacobian norm on the penalty's"
+        " interpolates (the trained demo's head reads its smeared smiles as smiles almost as"
+        " well as the true ones): does a smoother reading make the generator draw the"
+        " expression?"),
+    "au_gp_10": Experiment("au_gp_1", {"loss.au_gp": 10.0}, "the same, ten times stronger"),
     "au_pretrain": Experiment(
         "head_start", {"critic_au_pretrain_steps": 4000},
         "the demo with a critic that reads AUs before the GAN starts (4,000 updates on real"

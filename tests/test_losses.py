@@ -113,6 +113,42 @@ def test_gradient_penalty_rejects_unknown_reduction():
                             jax.random.split(jax.random.key(0), 1), reduction="max")
 
 
+def test_au_jacobian_penalty_estimates_a_linear_heads_frobenius_norm():
+  """A linear AU head x ↦ Wᵀx has Jacobian Wᵀ everywhere; averaged over many
+  examples, the random projections' ‖W u‖² estimate ‖W‖²_F (E[uuᵀ] = I)."""
+  num = 20_000
+  weights = _rand((12, 17), 8)
+  read = lambda x: x.reshape(x.shape[0], -1) @ weights
+  real, fake = _rand((num, 2, 2, 3), 9), _rand((num, 2, 2, 3), 10)
+  penalty = losses.au_jacobian_penalty(read, real, fake, jax.random.split(jax.random.key(2), num))
+  np.testing.assert_allclose(penalty, np.sum(weights.astype(np.float64) ** 2), rtol=0.03)
+
+
+def test_au_jacobian_penalty_is_taken_on_the_interpolates():
+  """AUs (a/2·‖x − c‖², 0, …, 0): the gradient a(x̃ − c)·u₁ vanishes only at
+  x̃ = c. With real = fake = c the penalty is 0. With real = c and fake =
+  c + d the interpolate is c + (1 − α)d, so the penalty averages
+  a²(1 − α)²‖d‖²u₁²: a²‖d‖²/3 over many examples; its derivative in a (a
+  double backward) matches central differences."""
+  num, centre = 4_000, _rand((1, 2, 2, 3), 11)
+  shift = _rand((1, 2, 2, 3), 12) * 0.5
+  keys = jax.random.split(jax.random.key(3), num)
+
+  def penalty(a, real, fake):
+    read = lambda x: jnp.pad((0.5 * a * jnp.sum((x - centre) ** 2, axis=(1, 2, 3)))[:, None],
+                             ((0, 0), (0, 16)))
+    return losses.au_jacobian_penalty(read, real, fake, keys)
+
+  real = np.broadcast_to(centre, (num, 2, 2, 3))
+  assert np.isclose(penalty(1.0, real, real), 0.0, atol=1e-10)
+  fake = real + shift
+  expected = float(np.sum(shift.astype(np.float64) ** 2)) / 3
+  np.testing.assert_allclose(penalty(1.0, real, fake), expected, rtol=0.08)
+  h, a = 1e-2, 0.7
+  fd = (penalty(a + h, real, fake) - penalty(a - h, real, fake)) / (2 * h)
+  np.testing.assert_allclose(jax.grad(penalty)(a, real, fake), fd, rtol=1e-3)
+
+
 def test_wgan_terms():
   real, fake = _rand((3, 2, 2), 5), _rand((3, 2, 2), 6)
   np.testing.assert_allclose(losses.critic_wgan(real, fake), fake.mean() - real.mean(), rtol=1e-6)

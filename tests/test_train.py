@@ -8,6 +8,7 @@ import optax
 import pytest
 
 from configs import tiny
+from dftnet_jax import losses
 from dftnet_jax import models
 from dftnet_jax import steps
 
@@ -428,6 +429,29 @@ def test_the_two_critic_updates_differ_and_combined_is_one_step_on_the_sum(monke
                                         jax.device_get(combined.params),
                                         jax.device_get(ganimation.params)))
   assert any(differ)
+
+
+@pytest.mark.parametrize("how", ["combined", "ganimation"])
+def test_the_au_heads_penalty_rides_with_the_gradient_penalty(monkeypatch, how):
+  """`loss.au_gp` > 0 adds its weighted term to the update that takes the
+  realness penalty (and reports it), and nothing to the others."""
+  config = tiny.get_config()
+  config.loss.au_gp = 3.0
+  d_state, _, metrics, batch, fake = _critic_update_with_sgd(config, monkeypatch, how)
+  keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(5), i))(np.arange(len(fake)))
+  loss = lambda terms: steps.critic_loss(d_state.params, fake, batch, keys,
+                                         d_apply=d_state.apply_fn, config=config, terms=terms)
+  penalty = losses.au_jacobian_penalty(
+      lambda x: d_state.apply_fn({"params": d_state.params}, x)[1], batch["image"], fake, keys)
+  assert penalty > 0
+  total, values = loss(("gp",))
+  np.testing.assert_allclose(values["d_au_gp"], penalty, rtol=1e-5)
+  np.testing.assert_allclose(total, config.loss.gp * values["d_gp"] + 3.0 * penalty, rtol=1e-5)
+  assert "d_au_gp" not in loss(("adv", "cond"))[1]
+  if how == "combined":
+    np.testing.assert_allclose(metrics["d_au_gp"], penalty, rtol=1e-5)
+  else:  # taken by the critic the first update has moved
+    assert metrics["d_au_gp"] > 0 and not np.isclose(metrics["d_au_gp"], penalty)
 
 
 def test_ganimations_critic_schedule_counts_two_updates_a_step():
