@@ -220,6 +220,23 @@ def suite_results(g_state: steps.train_state.TrainState, size: int, *, num_faces
   return scores, edit_suite.suite_figure(edit, suite)
 
 
+def restore_final(config: ml_collections.ConfigDict, workdir: str) -> checkpoints.Restored:
+  """Both networks' states of the run's newest intact checkpoint, read-only.
+
+  Raises:
+    FileNotFoundError: `workdir` holds no checkpoint.
+    checkpoints.DamagedCheckpointError: no checkpoint can be read back.
+  """
+  init_key, key, _ = steps.run_keys(config)
+  g_state, d_state = steps.create_train_states(config, init_key)
+  manager = checkpoints.create_manager(workdir, config, read_only=True)
+  restored = checkpoints.restore_latest(manager, g_state, d_state, key)
+  manager.close()
+  if restored is None:
+    raise FileNotFoundError(f"no checkpoint in {manager.directory} to evaluate")
+  return restored
+
+
 def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float]:
   """Scores the latest checkpoint over the whole test split.
 
@@ -253,14 +270,9 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
     config_checks.check_same_shapes(checkpoints.load_config(workdir), config, saved, "evaluate")
   builder = train.create_dataset_builder(config)
   train.check_data(config, builder)
-  init_key, key, eval_key = steps.run_keys(config)
-  g_state, d_state = steps.create_train_states(config, init_key)
-  manager = checkpoints.create_manager(workdir, config, read_only=True)
-  restored = checkpoints.restore_latest(manager, g_state, d_state, key)
-  manager.close()
-  if restored is None:
-    raise FileNotFoundError(f"no checkpoint in {manager.directory} to evaluate")
+  restored = restore_final(config, workdir)
   step, g_state, d_state = restored.step, restored.g_state, restored.d_state
+  eval_key = steps.run_keys(config)[2]
   paired = "identity" in builder.info.features
   test_batches = functools.partial(train.split_batches, builder, config, split="test",
                                    seed=config.seed, features=("identity",) if paired else ())

@@ -171,6 +171,12 @@ EXPERIMENTS: dict[str, Experiment] = {
     "supervised_l2_ganimation": Experiment(
         "supervised_fast_l2", {"model.variant": "ganimation"},
         "how far the same budget takes GANimation's colour + attention, with no warp"),
+    "supervised_l2_lr_3e-4": Experiment(
+        "supervised_fast_l2", {"learning_rate": 3e-4},
+        "three times the rate, with the decay: does the generator learn faster?"),
+    "supervised_l2_warp_only": Experiment(
+        "supervised_fast_l2", {"model.variant": "warp_only"},
+        "how far the same budget takes the warp alone: what moving pixels can reach"),
     "cycle_l2": Experiment("residual_tv_resize", {"loss.cycle_distance": "l2"},
                            "the GAN recipe with a squared cycle error: does the L1 cycle's"
                            " pull back to the copy hold its edits back?"),

@@ -1,4 +1,5 @@
-"""experiments/ceiling_probe.py and critic_probe.py: each network alone."""
+"""experiments/ceiling_probe.py and critic_probe.py (each network alone), and
+critic_reading.py (a trained critic's reading of its generator's edits)."""
 
 import json
 
@@ -9,10 +10,13 @@ import pytest
 from PIL import Image
 
 from configs import tiny
+from dftnet_jax import checkpoints
+from dftnet_jax import edit_suite
 from dftnet_jax import models
 from dftnet_jax import steps
 from experiments import ceiling_probe
 from experiments import critic_probe
+from experiments import critic_reading
 from experiments import screen
 
 
@@ -103,3 +107,33 @@ def test_a_critic_probe_records_its_error_beside_the_variance(tmp_path, monkeypa
   for record in records:
     assert record["au_variance"] == pytest.approx(variance)
     assert 0 < record["au_mse"] < 10
+
+
+def test_the_jacobian_norm_of_a_linear_au_head_is_its_frobenius_norm():
+  """x ↦ Wᵀx has Jacobian Wᵀ at every image: ‖W‖²_F for each."""
+  weights = np.random.default_rng(0).normal(size=(12, 17)).astype(np.float32)
+  read = lambda x: x.reshape(x.shape[0], -1) @ weights
+  images = np.random.default_rng(1).normal(size=(3, 2, 2, 3)).astype(np.float32)
+  np.testing.assert_allclose(critic_reading.jacobian_sq_norms(read, images),
+                             np.full(3, np.sum(weights.astype(np.float64) ** 2)), rtol=1e-5)
+
+
+def test_critic_reading_records_every_suite_edit_of_a_saved_run(tmp_path):
+  config = tiny.get_config()
+  key = jax.random.key(0)
+  g_state, d_state = steps.create_train_states(config, key)
+  checkpoints.write_config(str(tmp_path), config)
+  manager = checkpoints.create_manager(str(tmp_path), config)
+  checkpoints.save(manager, 7, g_state, d_state, key)
+  manager.wait_until_finished()
+  manager.close()
+  records = critic_reading.readings(str(tmp_path), num_faces=2)
+  assert [r["edit"] for r in records] == list(edit_suite.suite_targets())
+  for record in records:
+    assert record["step"] == 7
+    values = [v for k, v in record.items() if k.startswith(("au_mse", "realness", "jacobian"))]
+    assert len(values) == 8 and all(np.isfinite(values)) and record["jacobian_sq_edit"] > 0
+  empty = str(tmp_path / "empty")
+  checkpoints.write_config(empty, config)
+  with pytest.raises(FileNotFoundError, match="no checkpoint"):
+    critic_reading.readings(empty, num_faces=2)
