@@ -74,9 +74,10 @@ def get_config() -> ml_collections.ConfigDict:
   # AU MSE is divided by the batch once more (the λcond = 4000 it assumes).
   config.loss.gp_reduction = "sum"
   config.loss.au_mse = "ganimation"
-  # Not in the paper: no texture smoothness term; no paired supervision
-  # (EmotioNet has no ground truth).
+  # Not in the paper: no texture smoothness term, no price on the AU head's
+  # steepness; no paired supervision (EmotioNet has no ground truth).
   config.loss.texture_tv = 0.0
+  config.loss.au_gp = 0.0
   config.loss.paired_l1 = 0.0
   config.loss.paired_distance = "l1"
   # Eq. 8: the cycle's L1.
