@@ -71,8 +71,8 @@ def get_loss_config() -> ml_collections.ConfigDict:
   loss.gp_reduction = "sum"
   # Weight of the AU head's squared Jacobian norm on the penalty's
   # interpolates (losses.au_jacobian_penalty). Not in the paper (0 there): a
-  # steep AU head reads small smears as expressions, which the generator
-  # then draws instead of the expression.
+  # steep AU head reads smears as expressions, which the generator then
+  # draws instead. At 1 on the demo it did not help (LEARNING.md, session 9).
   loss.au_gp = 0.0
   # 'ganimation': AU MSE divided by the global batch size once more (the
   # paper's cond weight assumes it); 'mean': plain MSE.

@@ -86,11 +86,13 @@ def au_jacobian_penalty(read_aus: Callable[[jax.Array], jax.Array], real: jax.Ar
   """Mean over examples of ‖∂(u·AU(x̃))/∂x̃‖² on random interpolates x̃.
 
   The critic's AU head is what pushes the generator to edit, and a head
-  that is steep in directions real faces never vary along is fooled by
-  patterns of small pixel norm (the demo's stripes and smears read as
-  smiles: experiments/LEARNING.md, session 9). This prices the head's
-  squared Frobenius Jacobian norm where the generator's edits lie, so a
-  change of the reading costs a change of the image. With u ~ N(0, I₁₇)
+  that is steep in directions real faces never vary along can be moved by
+  changes that are not the expression (the demo's critic reads its
+  smeared smiles as smiles almost as well as true ones). This prices the
+  head's squared Frobenius Jacobian norm where the generator's edits lie,
+  so a change of the reading costs a change of the image. Tried at weight
+  1 on the demo: the norm fell from 2–6 to ~0.6, the edits did not improve
+  (experiments/LEARNING.md, session 9). With u ~ N(0, I₁₇)
   drawn per example, E‖Jᵀu‖² = ‖J‖²_F (Hutchinson's estimator): one nested
   `jax.grad` instead of one per AU.
 
