@@ -56,18 +56,18 @@ def readings(workdir: str, num_faces: int) -> list[dict[str, float | str]]:
   suite = edit_suite.suite_faces(config.model.image_size, num_faces)
   model_range = lambda images: jnp.asarray(images, jnp.float32) / 127.5 - 1.0
   source = model_range(suite.sources)
+  source_judged = judge(source)  # the same for every edit
   records = []
   for name, target in suite.targets.items():
     targets = jnp.broadcast_to(target, (num_faces, aus_lib.NUM_AUS))
-    images = {"truth": model_range(suite.truths[name]), "edit": edit(source, targets),
-              "source": source}
+    images = {"truth": model_range(suite.truths[name]), "edit": edit(source, targets)}
+    judged = {"source": source_judged, **{kind: judge(image) for kind, image in images.items()}}
     record = {"workdir": workdir, "step": restored.step, "edit": name}
-    for kind, image in images.items():
-      realness, aus = judge(image)
+    for kind, (realness, aus) in judged.items():
       record[f"au_mse_{kind}"] = float(jnp.mean((aus - targets) ** 2))
       record[f"realness_{kind}"] = float(jnp.mean(realness))
-    for kind in ("truth", "edit"):
-      record[f"jacobian_sq_{kind}"] = float(jnp.mean(jacobian_sq_norms(read_aus, images[kind])))
+    for kind, image in images.items():
+      record[f"jacobian_sq_{kind}"] = float(jnp.mean(jacobian_sq_norms(read_aus, image)))
     records.append(record)
   return records
 
