@@ -49,6 +49,10 @@ def get_model_config() -> ml_collections.ConfigDict:
   # image, the paper's) or 'film' (also a scale and shift of every instance
   # norm; models.AU_CONDITIONINGS says why).
   model.au_conditioning = "input"
+  # The flow's control-point spacing in pixels: 1 (the paper's) predicts an
+  # offset per pixel; k ties k×k blocks and interpolates between them
+  # (models.coarsen_flow says why).
+  model.flow_grid = 1
   return model
 
 

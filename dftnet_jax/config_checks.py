@@ -32,7 +32,7 @@ _POSITIVE_INTS = (
     "num_train_steps", "batch_size", "n_critic", "log_every_steps", "image_every_steps",
     "eval_every_steps", "num_eval_batches", "num_grid_images", "checkpoint_every_steps",
     "keep_checkpoints", "model.image_size", "model.g_width", "model.d_width",
-    "model.d_layers")
+    "model.d_layers", "model.flow_grid")
 _NON_NEGATIVE_INTS = ("model.g_res_blocks", "suite_faces", "critic_head_start",
                       "generator_warmup_steps", "critic_au_pretrain_steps")
 _POSITIVE_FLOATS = ("learning_rate", "d_learning_rate", "critic_au_pretrain_rate")

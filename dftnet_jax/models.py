@@ -215,6 +215,8 @@ class Generator(nn.Module):
       decoder's noise blended in wherever the attention is below 1, and the
       decoder learns only what the expression changes.
     au_conditioning: one of `AU_CONDITIONINGS`.
+    flow_grid: the flow's control-point spacing in pixels (`coarsen_flow`);
+      1, the paper's, gives every pixel its own offset.
   """
   variant: str = "dftnet"
   width: int = 64
@@ -224,6 +226,7 @@ class Generator(nn.Module):
   upsampling: str = "transpose"
   texture_residual: bool = False
   au_conditioning: str = "input"
+  flow_grid: int = 1
 
   @nn.compact
   def __call__(self, image: jax.Array, target_aus: jax.Array) -> GeneratorOutput:
@@ -234,6 +237,9 @@ class Generator(nn.Module):
       raise ValueError(f"unknown au_conditioning {self.au_conditioning!r}; expected one of"
                        f" {AU_CONDITIONINGS}")
     _check_generator_inputs(image, target_aus)
+    if self.flow_grid < 1 or image.shape[1] % self.flow_grid or image.shape[2] % self.flow_grid:
+      raise ValueError(f"flow_grid must be a positive divisor of the image sides"
+                       f" {image.shape[1]}×{image.shape[2]}, got {self.flow_grid}")
     film = self.au_conditioning == "film"
     latent, skips = Encoder(self.width, self.num_res_blocks, self.conv_impl, self.dtype,
                             film=film, name="encoder")(image, target_aus)
@@ -245,10 +251,12 @@ class Generator(nn.Module):
       return GeneratorOutput(compose(image, colour, attention), image, colour, attention, None)
     if self.variant == "warp_only":
       (flow,) = decode(decoder((_FLOW,), zero_init_heads=True, name="flow_decoder"))
+      flow = coarsen_flow(flow, self.flow_grid)
       aligned = warp_lib.warp(image, flow)
       return GeneratorOutput(aligned, aligned, None, None, flow)
     flow, attention = decode(decoder((_FLOW, _ATTENTION), zero_init_heads=True,
                                      name="flow_decoder"))
+    flow = coarsen_flow(flow, self.flow_grid)
     if self.texture_residual:
       (change,) = decode(decoder((_COLOUR,), skips=True, zero_init_heads=True,
                                  name="texture_decoder"))
@@ -271,6 +279,25 @@ def _check_generator_inputs(image: jax.Array, target_aus: jax.Array) -> None:
     raise ValueError(
         f"target AUs must be [B, {aus_lib.NUM_AUS}] = [{image.shape[0]}, {aus_lib.NUM_AUS}]"
         f" for {image.shape[0]} images, got shape {target_aus.shape}")
+
+
+def coarsen_flow(flow: jax.Array, grid: int) -> jax.Array:
+  """The flow's means over grid×grid blocks, bilinearly interpolated back.
+
+  Why: a bilinear warp's gradient with respect to one pixel's offset sees
+  only the image gradient under that pixel, so where an eyelid or a lip
+  must travel several pixels each offset learns from the one or two pixels
+  that an edge crosses. Tying the offsets of a block together pools their
+  gradients (the head's gradient is the per-pixel one spread back over the
+  block) and keeps the field smooth, as a deformation of skin is. Same
+  parameters at every `grid`; `grid` = 1 returns `flow` itself.
+  """
+  if grid == 1:
+    return flow
+  batch, height, width, channels = flow.shape
+  means = flow.reshape(batch, height // grid, grid, width // grid, grid, channels).mean(
+      axis=(2, 4))
+  return jax.image.resize(means, flow.shape, "linear")
 
 
 def compose(aligned: jax.Array, texture: jax.Array, attention: jax.Array) -> jax.Array:
@@ -325,17 +352,18 @@ class Discriminator(nn.Module):
 def create_generator(config: ml_collections.ConfigDict) -> Generator:
   """The generator described by a model config (see configs/default.py).
 
-  A config without `dtype`, `upsampling`, `texture_residual` or
-  `au_conditioning` (saved before they existed) computes in float32,
-  upsamples by transposed convs, draws the texture outright and takes the
-  AUs at the input only.
+  A config without `dtype`, `upsampling`, `texture_residual`,
+  `au_conditioning` or `flow_grid` (saved before they existed) computes in
+  float32, upsamples by transposed convs, draws the texture outright, takes
+  the AUs at the input only and gives every pixel its own offset.
   """
   return Generator(variant=config.variant, width=config.g_width,
                    num_res_blocks=config.g_res_blocks, conv_impl=config.conv_impl,
                    dtype=config.get("dtype", "float32"),
                    upsampling=config.get("upsampling", "transpose"),
                    texture_residual=config.get("texture_residual", False),
-                   au_conditioning=config.get("au_conditioning", "input"))
+                   au_conditioning=config.get("au_conditioning", "input"),
+                   flow_grid=config.get("flow_grid", 1))
 
 
 def create_discriminator(config: ml_collections.ConfigDict) -> Discriminator:

@@ -60,7 +60,7 @@ _DEMO_RECIPE = {
     "lr_decay_fraction": 1 / 3, "eval_every_steps": 250, "critic_head_start": 0,
     "critic_au_pretrain_steps": 0, "generator_warmup_steps": 0,
     "critic_frozen_in_head_start": False,
-    "model.d_kernel_init": "gan", "loss.au_gp": 0.0,
+    "model.d_kernel_init": "gan", "loss.au_gp": 0.0, "model.flow_grid": 1,
     "model.texture_residual": False, "loss.texture_tv": 0.0,
     "loss.regulariser_passes": "both_mean", "model.au_conditioning": "input",
 }
@@ -177,6 +177,13 @@ EXPERIMENTS: dict[str, Experiment] = {
     "supervised_l2_warp_only": Experiment(
         "supervised_fast_l2", {"model.variant": "warp_only"},
         "how far the same budget takes the warp alone: what moving pixels can reach"),
+    "supervised_l2_flow_grid_4": Experiment(
+        "supervised_fast_l2", {"model.flow_grid": 4},
+        "offsets tied over 4×4 blocks (models.coarsen_flow): does a flow whose gradient is"
+        " pooled over a block move lids and lips sooner?"),
+    "supervised_l2_flow_grid_2": Experiment(
+        "supervised_fast_l2", {"model.flow_grid": 2},
+        "offsets tied over 2×2 blocks: the same question, finer"),
     "cycle_l2": Experiment("residual_tv_resize", {"loss.cycle_distance": "l2"},
                            "the GAN recipe with a squared cycle error: does the L1 cycle's"
                            " pull back to the copy hold its edits back?"),
@@ -210,6 +217,11 @@ EXPERIMENTS: dict[str, Experiment] = {
         " well as the true ones): does a smoother reading make the generator draw the"
         " expression?"),
     "au_gp_10": Experiment("au_gp_1", {"loss.au_gp": 10.0}, "the same, ten times stronger"),
+    "flow_grid_4": Experiment(
+        "head_start", {"model.flow_grid": 4},
+        "the demo with the flow's offsets tied over 4×4 blocks: a flow that cannot tear"
+        " pixel-wide streaks and whose critic gradient is pooled over a block; does the"
+        " GAN draw fewer streaks and more expression?"),
     "au_pretrain": Experiment(
         "head_start", {"critic_au_pretrain_steps": 4000},
         "the demo with a critic that reads AUs before the GAN starts (4,000 updates on real"

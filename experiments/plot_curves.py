@@ -4,10 +4,12 @@
         [--runs=baseline,ceiling,...] [--records=experiments/learning]
     python -m experiments.plot_curves --screen=experiments/screen/gpu2.jsonl \
         --out=docs/screen_curves.png [--runs=steps_4000,...]
+    python -m experiments.plot_curves --workdirs=workdirs/long --out=docs/long_curve.png
 
 Reads the records `experiments.learning` writes (`<name>.json`, each with
 its curve), or with `--screen` the records of `experiments.screen` (every
-seed of each run named), and draws the mean gain over the suite (solid) and the worst
+seed of each run named), or with `--workdirs` the suite scores a training
+run writes as it goes (`<workdir>/eval/suite.jsonl`), and draws the mean gain over the suite (solid) and the worst
 edit's gain (dashed) against the training step, one colour per run.
 matplotlib (the `plots` extra) draws it: legible axes and legends are what
 it does, and no library code depends on it.
@@ -54,6 +56,24 @@ def screen_records(paths: Sequence[str], names: Sequence[str] | None) -> list[di
           for stem, name, seed in chosen]
 
 
+def workdir_records(workdirs: Sequence[str]) -> list[dict]:
+  """The suite curve each training run wrote, named by its workdir.
+
+  Raises:
+    FileNotFoundError: naming a workdir without suite scores.
+  """
+  records = []
+  for workdir in workdirs:
+    path = os.path.join(workdir, "eval", "suite.jsonl")
+    if not os.path.exists(path):
+      raise FileNotFoundError(f"no edit-suite scores in {workdir}: {path} is written at the"
+                              f" run's first evaluation")
+    with open(path, encoding="utf-8") as f:
+      curve = [json.loads(line) for line in f if line.strip()]
+    records.append({"name": os.path.basename(os.path.normpath(workdir)), "curve": curve})
+  return records
+
+
 def plot(records: Sequence[dict], out: str) -> None:
   """Writes the gain curves of `records` to the PNG `out`."""
   import matplotlib  # pylint: disable=g-import-not-at-top
@@ -85,6 +105,9 @@ def main(argv: list[str]) -> None:
   if _SCREEN.value:
     plot(screen_records(_SCREEN.value, _RUNS.value), _OUT.value)
     return
+  if _WORKDIRS.value:
+    plot(workdir_records(_WORKDIRS.value), _OUT.value)
+    return
   names = _RUNS.value or [name for name in learning.EXPERIMENTS
                           if os.path.exists(os.path.join(_RECORDS.value, f"{name}.json"))]
   plot(load_records(names, _RECORDS.value), _OUT.value)
@@ -94,5 +117,7 @@ if __name__ == "__main__":
   _OUT = flags.DEFINE_string("out", "docs/learning_curves.png", "The PNG to write.")
   _RUNS = flags.DEFINE_list("runs", None, "Runs to draw; default: every recorded experiment.")
   _SCREEN = flags.DEFINE_list("screen", [], "Draw these experiments.screen records instead.")
+  _WORKDIRS = flags.DEFINE_list("workdirs", [], "Draw the suite curves these training runs"
+                                " wrote instead.")
   _RECORDS = flags.DEFINE_string("records", learning.RECORDS, "Where the run records are.")
   app.run(main)

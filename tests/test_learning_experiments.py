@@ -63,3 +63,16 @@ def test_plot_curves_draws_a_png_and_names_missing_runs(tmp_path):
   assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
   with pytest.raises(FileNotFoundError, match="no record of run 'b'"):
     plot_curves.load_records(["a", "b"], str(tmp_path))
+
+
+def test_plot_curves_reads_a_training_runs_suite_scores(tmp_path):
+  from experiments import plot_curves  # pylint: disable=g-import-not-at-top
+  (tmp_path / "run" / "eval").mkdir(parents=True)
+  points = [{"step": 1000, "gain_mean": 0.1, "gain_min": -0.2, "wall_s": 5.0},
+            {"step": 2000, "gain_mean": 0.3, "gain_min": 0.1, "wall_s": 9.0}]
+  (tmp_path / "run" / "eval" / "suite.jsonl").write_text(
+      "".join(json.dumps(p) + "\n" for p in points))
+  (record,) = plot_curves.workdir_records([str(tmp_path / "run") + "/"])
+  assert record == {"name": "run", "curve": points}
+  with pytest.raises(FileNotFoundError, match="no edit-suite scores in .*empty"):
+    plot_curves.workdir_records([str(tmp_path / "empty")])

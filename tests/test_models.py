@@ -13,6 +13,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from dftnet_jax import models
 from dftnet_jax import warp as warp_lib
@@ -588,3 +589,40 @@ def test_input_aus_reach_the_first_norms_interior_weakly():
   # The norm's output, not the AU maps, is what FiLM conditions: there the
   # AU's effect is of the order of the direct one.
   assert surviving("film", randomise_film=True) > 5 * weak
+
+
+def test_coarsen_flow_is_the_block_means_linearly_zoomed():
+  """Against scipy: k×k block means, zoomed ×k by linear interpolation between
+  block centres, the border block's value held (grid_mode, mode='nearest')."""
+  flow = np.random.default_rng(0).normal(size=(2, 16, 12, 2)).astype(np.float32)
+  np.testing.assert_array_equal(models.coarsen_flow(jnp.asarray(flow), 1), flow)
+  for grid in (2, 4):
+    means = flow.reshape(2, 16 // grid, grid, 12 // grid, grid, 2).mean(axis=(2, 4))
+    expected = ndimage.zoom(means, (1, grid, grid, 1), order=1, grid_mode=True, mode="nearest")
+    np.testing.assert_allclose(models.coarsen_flow(jnp.asarray(flow), grid), expected,
+                               rtol=0, atol=1e-6)
+  # A smooth (affine) field passes unchanged away from the border blocks.
+  rows, cols = np.mgrid[:16, :16].astype(np.float32)
+  affine = np.stack([0.01 * cols + 0.02 * rows, 0.005 * rows - 0.03 * cols], -1)[None]
+  kept = np.asarray(models.coarsen_flow(jnp.asarray(affine), 4))
+  np.testing.assert_allclose(kept[:, 2:-2, 2:-2], affine[:, 2:-2, 2:-2], atol=1e-6)
+
+
+@pytest.mark.parametrize("variant", ["dftnet", "warp_only"])
+def test_flow_grid_warps_by_the_coarsened_flow_with_the_same_parameters(variant):
+  images, target = _inputs()
+  fine = models.Generator(variant=variant, conv_impl="native", **TINY)
+  coarse = models.Generator(variant=variant, conv_impl="native", flow_grid=4, **TINY)
+  params = _random_params(jax.eval_shape(fine.init, jax.random.key(0), images, target), 3, 1.5)
+  per_pixel = fine.apply(params, images, target).flow
+  out = coarse.apply(params, images, target)
+  np.testing.assert_allclose(out.flow, models.coarsen_flow(per_pixel, 4), atol=1e-6)
+  np.testing.assert_allclose(out.aligned, warp_lib.warp(images, out.flow), atol=1e-6)
+  assert np.abs(out.flow - per_pixel).max() > 1e-3
+
+
+def test_flow_grid_that_does_not_divide_the_image_is_named():
+  generator = models.Generator(flow_grid=3, **TINY)
+  with pytest.raises(ValueError, match="flow_grid must be a positive divisor of the image"
+                     " sides 16×16, got 3"):
+    generator.init(jax.random.key(0), jnp.zeros((1, 16, 16, 3)), jnp.zeros((1, NUM_AUS)))
