@@ -14,6 +14,7 @@ from typing import Any
 
 import jax
 import ml_collections
+import tensorflow_datasets as tfds
 
 from dftnet_jax import aus as aus_lib
 from dftnet_jax import conv
@@ -185,3 +186,15 @@ def check_same_shapes(saved: ml_collections.ConfigDict, config: ml_collections.C
       f"refusing to {doing} the run of {path} with parameters of other shapes ("
       f"{'; '.join(changed) or 'the model fields are equal but the shapes differ'});"
       f" keep the saved values or train in another --workdir")
+
+
+def check_data(config: ml_collections.ConfigDict, builder: tfds.core.DatasetBuilder) -> None:
+  """The model's image size against the dataset's, and a training split
+  that holds at least one global batch."""
+  check_resolution(config, builder.info.full_name,
+                                 builder.info.features["image"].shape[0])
+  train_size = builder.info.splits["train"].num_examples if "train" in builder.info.splits else 0
+  if train_size < config.batch_size:
+    raise ConfigError(
+        f"the dataset {builder.info.full_name} holds {train_size} training examples, fewer"
+        f" than one batch (config.batch_size = {config.batch_size})")

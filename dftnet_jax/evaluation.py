@@ -42,10 +42,11 @@ from dftnet_jax import config_checks
 from dftnet_jax import edit_suite
 from dftnet_jax import faces
 from dftnet_jax import figures
+from dftnet_jax import input_pipeline
 from dftnet_jax import metrics
+from dftnet_jax import reporting
 from dftnet_jax import summaries
 from dftnet_jax import steps
-from dftnet_jax import train
 
 Batch = dict[str, np.ndarray]
 
@@ -213,7 +214,7 @@ def suite_results(g_state: steps.train_state.TrainState, size: int, *, num_faces
   inside the eyes and the mouth too, and the AU error of the edits if an AU
   reader is given; and its figure."""
   suite = edit_suite.suite_faces(size, num_faces)
-  edit = train.generator_editor(g_state)(g_state.params)
+  edit = reporting.generator_editor(g_state)(g_state.params)
   scores = edit_suite.score_suite(edit, suite,
                                   regions=metrics.region_masks(suite.identities, size),
                                   read_aus=read_aus)
@@ -268,19 +269,19 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   saved = os.path.join(workdir, checkpoints.CONFIG_FILE)
   if os.path.exists(saved):
     config_checks.check_same_shapes(checkpoints.load_config(workdir), config, saved, "evaluate")
-  builder = train.create_dataset_builder(config)
-  train.check_data(config, builder)
+  builder = input_pipeline.create_dataset_builder(config)
+  config_checks.check_data(config, builder)
   restored = restore_final(config, workdir)
   step, g_state, d_state = restored.step, restored.g_state, restored.d_state
   eval_key = steps.run_keys(config)[2]
   paired = "identity" in builder.info.features
-  test_batches = functools.partial(train.split_batches, builder, config, split="test",
+  test_batches = functools.partial(input_pipeline.split_batches, builder, config, split="test",
                                    seed=config.seed, features=("identity",) if paired else ())
   p_eval_step, p_sample_step = steps.parallel_eval_steps(config, g_state, d_state)
   p_edit_step = jax.pmap(functools.partial(edit_step, g_apply=g_state.apply_fn,
                                            d_apply=d_state.apply_fn),
                          axis_name="batch", in_axes=(None, None, 0))
-  results = train.evaluate_losses(p_eval_step, g_state, d_state, test_batches(), eval_key)
+  results = reporting.evaluate_losses(p_eval_step, g_state, d_state, test_batches(), eval_key)
   results.update(edit_metrics(p_edit_step, g_state.params, d_state.params, test_batches(),
                               paired=paired))
   logdir = os.path.join(workdir, "test")
@@ -296,10 +297,10 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
         num_faces=config.get("suite_faces") or DEFAULT_SUITE_FACES)
     results.update({f"suite/{name}": value for name, value in suite.items()})
     writer.image(step, "suite", figure, os.path.join(logdir, f"suite_step_{step:06d}.png"))
-    logging.info("test %s", train.suite_line(step, suite))
+    logging.info("test %s", reporting.suite_line(step, suite))
   writer.scalars(step, results)
   first = next(test_batches())
-  train.write_samples(writer, p_sample_step, g_state, first, step=step,
+  reporting.write_samples(writer, p_sample_step, g_state, first, step=step,
                       num_images=config.num_grid_images,
                       png_path=os.path.join(workdir, "images", f"test_step_{step:06d}.png"))
   generate = jax.jit(g_state.apply_fn)
@@ -311,5 +312,5 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
     with open(os.path.join(logdir, f"metrics_step_{step:06d}.json"), "w",
               encoding="utf-8") as f:
       json.dump(results, f, indent=2, sort_keys=True)
-  logging.info("test %s", train.log_line(step, step, results))
+  logging.info("test %s", reporting.log_line(step, step, results))
   return results

@@ -12,20 +12,28 @@ and, asked for on the synthetic faces (`render_targets`),
 Training streams repeat forever, shuffled and randomly mirrored; evaluation
 streams pass once, in order, unmirrored, with seeded targets. Every random
 choice is drawn from `seed`, so the same seed gives the same batches.
+
+The last functions take a training config: its dataset built
+(`create_dataset_builder`) and its streams (`split_batches`,
+`train_batches`), what the training loop and `evaluation` share.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 import importlib
+import os
 from typing import Any
 
 import jax
+from jax.experimental import multihost_utils
+import ml_collections
 import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from dftnet_jax import aus
+from dftnet_jax import config_checks
 from dftnet_jax import faces
 
 # Our datasets live in dftnet_jax.datasets.<name>, named as TFDS names them.
@@ -243,3 +251,64 @@ def create_split(dataset_builder: tfds.core.DatasetBuilder, **kwargs
                  ) -> Iterator[dict[str, np.ndarray]]:
   """`create_dataset` as an iterator of numpy batches; same arguments."""
   return iter(tfds.as_numpy(create_dataset(dataset_builder, **kwargs)))
+
+
+def create_dataset_builder(config: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
+  """The TFDS builder of `config.dataset`, built on first use.
+
+  The synthetic faces render themselves; EmotioNet reads `config.manual_dir`
+  (a `ConfigError` says so when it is missing). A dataset already built is
+  reused as it is. In a multi-process run process 0 builds first and the
+  others wait for it: on a shared `data_dir` they find the dataset built
+  instead of racing to build it.
+  """
+  if jax.process_index() > 0:
+    multihost_utils.sync_global_devices("dataset prepared")
+  builder = get_builder(config.dataset, data_dir=config.data_dir,
+                                       config_fields=config.dataset_config.to_dict())
+  manual = config.get("manual_dir")
+  if (builder.MANUAL_DOWNLOAD_INSTRUCTIONS and not builder.is_prepared()
+      and not (manual and os.path.isdir(manual))):
+    raise config_checks.ConfigError(
+        f"the dataset {config.dataset} is built from files you prepare and is not built yet"
+        f" in {builder.data_dir}: pass their folder as"
+        f" --config.manual_dir=<folder> (data/README.md)"
+        + (f"; {manual} is not a folder" if manual else ""))
+  builder.download_and_prepare(
+      download_config=tfds.download.DownloadConfig(manual_dir=config.manual_dir))
+  if jax.process_index() == 0 and jax.process_count() > 1:
+    multihost_utils.sync_global_devices("dataset prepared")
+  return builder
+
+
+def split_batches(builder: tfds.core.DatasetBuilder, config: ml_collections.ConfigDict, *,
+                  split: str, seed: int, features: Sequence[str] = ()
+                  ) -> Iterator[dict[str, np.ndarray]]:
+  """Batches [local devices, per-device batch, ...]: an endless, shuffled,
+  mirrored stream of the train split, or one ordered pass over another
+  (`features`: more of the examples' features to pass through)."""
+  return create_split(
+      builder, split=split, batch_size=config.batch_size,
+      num_local_devices=jax.local_device_count(), train=split == "train", seed=seed,
+      target_au_noise=config.target_au_noise, features=features,
+      render_targets=bool(config.loss.get("paired_l1")))
+
+
+# The stream the critic's AU pretraining reads (`au_pretraining`): seeded
+# like a training restart at a step no run reaches, so it is the same in
+# every run of a config and none of the training restarts.
+PRETRAIN_STREAM = 2**32 - 1
+
+
+def train_batches(builder: tfds.core.DatasetBuilder, config: ml_collections.ConfigDict,
+                  step: int) -> Iterator[dict[str, np.ndarray]]:
+  """The training stream for the steps from `step` on, seeded by
+  (config.seed, step): restarting it at a step reproduces what it gives."""
+  seed = int(np.random.SeedSequence([config.seed, step]).generate_state(1)[0])
+  return split_batches(builder, config, split="train", seed=seed)
+
+
+def is_paired(builder: tfds.core.DatasetBuilder) -> bool:
+  """Whether the dataset's faces can be drawn again with other AUs (the
+  synthetic faces): then edits have a ground truth."""
+  return "identity" in builder.info.features

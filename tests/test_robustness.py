@@ -24,6 +24,7 @@ from dftnet_jax import cli
 from dftnet_jax import config_checks
 from dftnet_jax import edit
 from dftnet_jax import evaluation
+from dftnet_jax import input_pipeline
 from dftnet_jax import steps
 from dftnet_jax import train
 from dftnet_jax.data_tools import crop_faces
@@ -215,7 +216,7 @@ def test_emotionet_without_its_folder_names_the_flag(tmp_path):
                             (str(tmp_path / "absent"), "absent is not a folder")):
     config.manual_dir = manual_dir
     with pytest.raises(config_checks.ConfigError, match=words):
-      train.create_dataset_builder(config)
+      input_pipeline.create_dataset_builder(config)
 
 
 def test_emotionet_with_no_training_ids_is_refused(tmp_path):
