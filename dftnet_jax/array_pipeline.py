@@ -21,6 +21,7 @@ import numpy as np
 
 from dftnet_jax import aus as aus_lib
 from dftnet_jax import faces
+from dftnet_jax import images as images_lib
 from dftnet_jax import synthetic_examples
 
 
@@ -43,10 +44,6 @@ def draw_split(split: str, num: int, resolution: int, seed: int = 0) -> Split:
   those of `dataset_config` {resolution, num_train or num_test, seed}."""
   examples = [synthetic_examples.draw(seed, split, i, resolution) for i in range(num)]
   return Split(*(np.stack([e[name] for e in examples]) for name in ("image", "aus", "identity")))
-
-
-def _to_model_range(images: np.ndarray) -> np.ndarray:
-  return images.astype(np.float32) / 127.5 - 1.0
 
 
 def train_batches(data: Split, *, batch_size: int, num_devices: int, seed: int,
@@ -81,12 +78,12 @@ def train_batches(data: Split, *, batch_size: int, num_devices: int, seed: int,
       targets = np.clip(data.aus[rng.integers(0, num, batch_size)] + noise, 0.0, 1.0)
       mirrored = rng.random(batch_size) < 0.5
       mirror = lambda images: np.where(mirrored[:, None, None, None], images[:, :, ::-1], images)
-      batch = {"image": _to_model_range(mirror(data.images[chosen])),
+      batch = {"image": images_lib.from_uint8(mirror(data.images[chosen])),
                "aus": data.aus[chosen].astype(np.float32),
                "target_aus": targets.astype(np.float32)}
       if render_targets:
         truths = np.stack([faces.render(identity, target, size)
                            for identity, target in zip(data.identities[chosen], targets)])
-        batch["target_image"] = _to_model_range(mirror(truths))
+        batch["target_image"] = images_lib.from_uint8(mirror(truths))
       yield {name: value.reshape(num_devices, batch_size // num_devices, *value.shape[1:])
              for name, value in batch.items()}

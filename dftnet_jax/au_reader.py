@@ -41,6 +41,7 @@ from dftnet_jax import aus as aus_lib
 from dftnet_jax.data_tools import files
 from dftnet_jax import expressions
 from dftnet_jax import faces
+from dftnet_jax import images as images_lib
 
 # The reader's faces: identities and AUs from [READER_SEED, split, index].
 READER_SEED: int = 4_207
@@ -100,7 +101,7 @@ def reader_faces(split: str, num: int, size: int) -> tuple[np.ndarray, np.ndarra
     target = expressions.sample_aus(rng)
     images.append(faces.render(identity, target, size))
     targets.append(target)
-  return np.stack(images).astype(np.float32) / 255.0, np.stack(targets)
+  return images_lib.uint8_to_unit(np.stack(images), np.float32), np.stack(targets)
 
 
 def fit_ridge(images: np.ndarray, targets: np.ndarray,

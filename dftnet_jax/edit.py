@@ -39,6 +39,7 @@ from dftnet_jax import aus as aus_lib
 from dftnet_jax import checkpoints
 from dftnet_jax import cli
 from dftnet_jax import figures
+from dftnet_jax import images as images_lib
 from dftnet_jax import models
 from dftnet_jax import photos
 from dftnet_jax.data_tools import face_crop
@@ -180,7 +181,7 @@ def _model_images(arr: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
         f"img is {batch.shape[1]}x{batch.shape[2]} but this model edits {size}x{size}"
         " faces: crop and resize the face first (python -m dftnet_jax.edit does so for photos)")
   if arr.dtype == np.uint8:
-    return batch.astype(np.float32) / 127.5 - 1.0, single
+    return images_lib.from_uint8(batch), single
   if not np.issubdtype(arr.dtype, np.floating):
     raise ValueError(f"img must be uint8 in [0, 255] or float in [0, 1], got dtype {arr.dtype}")
   if not np.all(np.isfinite(batch)):
@@ -189,7 +190,7 @@ def _model_images(arr: np.ndarray, size: int) -> tuple[np.ndarray, bool]:
   if lo < 0.0 or hi > 1.0:
     raise ValueError(f"float img must lie in [0, 1] (uint8 for 0-255), got values in"
                      f" [{lo:g}, {hi:g}]")
-  return batch.astype(np.float32) * 2.0 - 1.0, single
+  return images_lib.from_unit(batch), single
 
 
 def _target_aus(aus: aus_lib.AuSpec, num_images: int, single: bool) -> np.ndarray:
@@ -235,8 +236,8 @@ def edit(params: EditModel, img: Any, aus: aus_lib.AuSpec, *,
 
   def to_caller(x: np.ndarray) -> np.ndarray:
     if img.dtype == np.uint8:
-      return unbatch(figures.to_uint8(x))
-    return unbatch(np.clip((x + 1.0) / 2.0, 0.0, 1.0).astype(img.dtype))
+      return unbatch(images_lib.to_uint8(x))
+    return unbatch(np.clip(images_lib.to_unit(x), 0.0, 1.0).astype(img.dtype))
 
   if not intermediates:
     return to_caller(out.image)

@@ -31,6 +31,7 @@ import numpy as np
 
 from dftnet_jax import aus as aus_lib
 from dftnet_jax import faces
+from dftnet_jax import images as images_lib
 
 # Summed |truth − source| over RGB in [0, 1] above which a pixel counts as
 # changed by the expression (DESIGN §8).
@@ -184,13 +185,13 @@ def score_suite(edit: EditFn, suite: SuiteFaces, *,
     `au_error_mean`, `au_error_truth_mean`, `au_error_copy_mean`) over the
     edits.
   """
-  sources = suite.sources.astype(np.float64) / 255.0
+  sources = images_lib.uint8_to_unit(suite.sources)
   scores: dict[str, float] = {}
   region_errors = {name: ChangeErrors() for name in regions or {}}
   for name, target in suite.targets.items():
     targets = np.broadcast_to(target, (len(sources), aus_lib.NUM_AUS))
     edited = np.asarray(edit(suite.sources, np.array(targets)), np.float64)
-    truth = suite.truths[name].astype(np.float64) / 255.0
+    truth = images_lib.uint8_to_unit(suite.truths[name])
     errors = change_errors(sources, edited, truth)
     scores[f"{name}/gain"], scores[f"{name}/leak"] = errors.gain, errors.leak
     for region, mask in (regions or {}).items():
@@ -225,9 +226,8 @@ def generator_edit_fn(generate: Callable, params) -> EditFn:
     params: the generator's parameters.
   """
   def edit(sources: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    images = np.asarray(sources, np.float32) / 127.5 - 1.0
-    edited = np.asarray(generate(params, images, np.asarray(targets, np.float32)))
-    return (edited.astype(np.float64) + 1.0) / 2.0
+    edited = generate(params, images_lib.from_uint8(sources), np.asarray(targets, np.float32))
+    return images_lib.to_unit(edited, np.float64)
   return edit
 
 
@@ -244,10 +244,10 @@ def suite_figure(edit: EditFn, suite: SuiteFaces, *, num_faces: int = 4,
     uint8 [num_faces·H, (1 + 2·len(edits))·W, 3].
   """
   sources = suite.sources[:num_faces]
-  columns = [sources.astype(np.float64) / 255.0]
+  columns = [images_lib.uint8_to_unit(sources)]
   for name in edits:
     targets = np.broadcast_to(suite.targets[name], (len(sources), aus_lib.NUM_AUS))
     columns += [np.asarray(edit(sources, np.array(targets)), np.float64),
-                suite.truths[name][:num_faces] / 255.0]
+                images_lib.uint8_to_unit(suite.truths[name][:num_faces])]
   stacked = np.concatenate([np.concatenate(list(c), axis=0) for c in columns], axis=1)
-  return np.round(np.clip(stacked, 0.0, 1.0) * 255.0).astype(np.uint8)
+  return images_lib.to_uint8(stacked, (0.0, 1.0))

@@ -42,6 +42,7 @@ from dftnet_jax import config_checks
 from dftnet_jax import edit_suite
 from dftnet_jax import faces
 from dftnet_jax import figures
+from dftnet_jax import images as images_lib
 from dftnet_jax import input_pipeline
 from dftnet_jax import metrics
 from dftnet_jax import reporting
@@ -70,11 +71,6 @@ def _flat(x: np.ndarray) -> np.ndarray:
   return np.asarray(x).reshape(-1, *np.shape(x)[2:])
 
 
-def _unit(images: np.ndarray) -> np.ndarray:
-  """Model images [-1, 1] in [0, 1]."""
-  return (np.asarray(images, np.float32) + 1.0) / 2.0
-
-
 def ground_truth(identities: np.ndarray, target_aus: np.ndarray, size: int) -> np.ndarray:
   """The synthetic faces drawn with the target AUs: uint8 [N, size, size, 3]."""
   return np.stack([faces.render(identity, target, size)
@@ -97,16 +93,16 @@ def batch_errors(batch: Batch, outputs: Mapping[str, np.ndarray], *,
     'copy_changed' (to the truth, inside each face's changed pixels) and
     'leak' (the edit to the source, outside them).
   """
-  source = _unit(batch["image"])
+  source = images_lib.to_unit(batch["image"])
   errors = {
-      "cycle": metrics.Errors.of(_unit(outputs["cycled"]), source),
+      "cycle": metrics.Errors.of(images_lib.to_unit(outputs["cycled"]), source),
       "edit_au": metrics.Errors.of(outputs["edit_aus"], batch["target_aus"]),
       "real_au": metrics.Errors.of(outputs["real_aus"], batch["aus"]),
   }
   if paired:
     size = source.shape[1]
-    truth = ground_truth(batch["identity"], batch["target_aus"], size) / 255.0
-    edited = _unit(outputs["edited"])
+    truth = images_lib.uint8_to_unit(ground_truth(batch["identity"], batch["target_aus"], size))
+    edited = images_lib.to_unit(outputs["edited"])
     regions = {"": None, **{f"_{name}": mask for name, mask
                             in metrics.region_masks(batch["identity"], size).items()}}
     for suffix, mask in regions.items():
@@ -194,7 +190,8 @@ def paper_figures(generate: Callable, g_params: Any, batch: Batch, *, num_images
                        itertools.islice(itertools.cycle(aus_lib.EMOTIONS), len(source))])
   truth = None
   if paired:
-    truth = ground_truth(batch["identity"], batch["target_aus"], source.shape[1]) / 127.5 - 1.0
+    truth = images_lib.from_uint8(
+        ground_truth(batch["identity"], batch["target_aus"], source.shape[1]))
   return {
       "fig3_eyelids": figures.sweep_figure(source, series(aus_lib.sweep(batch["aus"], "AU45"))),
       "fig4_intermediates": figures.image_grid(source, edit(emotions)),

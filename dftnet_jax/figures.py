@@ -13,21 +13,14 @@ from typing import Any
 
 import numpy as np
 
-Range = tuple[float, float]
-MODEL_RANGE: Range = (-1.0, 1.0)
-
-
-def to_uint8(images: np.ndarray, value_range: Range = MODEL_RANGE) -> np.ndarray:
-  """Images in `value_range` as uint8 [0, 255] (clipped, rounded)."""
-  lo, hi = value_range
-  scaled = (np.asarray(images, np.float32) - lo) / (hi - lo)
-  return np.round(np.clip(scaled, 0.0, 1.0) * 255.0).astype(np.uint8)
+from dftnet_jax import images as images_lib
+from dftnet_jax.images import MODEL_RANGE, Range
 
 
 def grid(columns: Sequence[np.ndarray], value_range: Range = MODEL_RANGE) -> np.ndarray:
   """Columns side by side, each a stack of images [N, H, W, 3] read downwards."""
   stacked = [np.concatenate(list(np.asarray(column)), axis=0) for column in columns]
-  return to_uint8(np.concatenate(stacked, axis=1), value_range)
+  return images_lib.to_uint8(np.concatenate(stacked, axis=1), value_range)
 
 
 def _attention_image(attention: np.ndarray, value_range: Range) -> np.ndarray:

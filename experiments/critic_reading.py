@@ -32,6 +32,7 @@ from dftnet_jax import aus as aus_lib
 from dftnet_jax import checkpoints
 from dftnet_jax import edit_suite
 from dftnet_jax import evaluation
+from dftnet_jax import images as images_lib
 from dftnet_jax import models
 
 
@@ -54,13 +55,12 @@ def readings(workdir: str, num_faces: int) -> list[dict[str, float | str]]:
   read_aus = lambda x: judge(x)[1]
   edit = jax.jit(lambda x, t: generator.apply({"params": restored.g_state.params}, x, t).image)
   suite = edit_suite.suite_faces(config.model.image_size, num_faces)
-  model_range = lambda images: jnp.asarray(images, jnp.float32) / 127.5 - 1.0
-  source = model_range(suite.sources)
+  source = jnp.asarray(images_lib.from_uint8(suite.sources))
   source_judged = judge(source)  # the same for every edit
   records = []
   for name, target in suite.targets.items():
     targets = jnp.broadcast_to(target, (num_faces, aus_lib.NUM_AUS))
-    images = {"truth": model_range(suite.truths[name]), "edit": edit(source, targets)}
+    images = {"truth": jnp.asarray(images_lib.from_uint8(suite.truths[name])), "edit": edit(source, targets)}
     judged = {"source": source_judged, **{kind: judge(image) for kind, image in images.items()}}
     record = {"workdir": workdir, "step": restored.step, "edit": name}
     for kind, (realness, aus) in judged.items():

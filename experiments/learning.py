@@ -222,6 +222,11 @@ EXPERIMENTS: dict[str, Experiment] = {
         "the demo with the flow's offsets tied over 4×4 blocks: a flow that cannot tear"
         " pixel-wide streaks and whose critic gradient is pooled over a block; does the"
         " GAN draw fewer streaks and more expression?"),
+    "warp_only_flow_grid_4": Experiment(
+        "flow_grid_4", {"model.variant": "warp_only"},
+        "the warp alone, its offsets tied over 4×4 blocks: warp-only tears the mouth chasing"
+        " the critic's AU reading (−0.53 ± 0.42 over three seeds); can a flow too smooth to"
+        " tear follow the reading with moves of lids and lips only?"),
     "au_pretrain": Experiment(
         "head_start", {"critic_au_pretrain_steps": 4000},
         "the demo with a critic that reads AUs before the GAN starts (4,000 updates on real"
