@@ -40,6 +40,7 @@ from dftnet_jax import checkpoints
 from dftnet_jax import cli
 from dftnet_jax import figures
 from dftnet_jax import images as images_lib
+from dftnet_jax import logs
 from dftnet_jax import models
 from dftnet_jax import photos
 from dftnet_jax.data_tools import face_crop
@@ -409,6 +410,7 @@ def _run() -> None:
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  logs.quiet_libraries()
   _run()
 
 

@@ -7,7 +7,8 @@ Any config field can be overridden: `--config.num_train_steps=100`. In
 evaluate mode the config defaults to the one the run saved in its workdir.
 
 A mistake (a bad field, path or file) is one line on stderr and exit status
-1; `DFTNET_TRACEBACK=1` shows the traceback (`cli`).
+1; `DFTNET_TRACEBACK=1` shows the traceback (`cli`). Orbax's, TFDS's and
+JAX's INFO and WARNING records show with `--verbosity=1` (`logs`).
 
 Multi-host: start the same command on every host with
 `--coordinator_address=HOST:PORT --num_processes=N --process_id=I`, or with
@@ -30,6 +31,7 @@ from dftnet_jax import checkpoints
 from dftnet_jax import cli
 from dftnet_jax import config_checks
 from dftnet_jax import evaluation
+from dftnet_jax import logs
 from dftnet_jax import train
 
 FLAGS = flags.FLAGS
@@ -104,6 +106,7 @@ def parse_flags(argv: list[str]) -> list[str]:
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  logs.quiet_libraries()
   config = FLAGS.config
   if FLAGS.retain_freed_memory and not allocator.retain_freed_memory():
     logging.warning("--retain_freed_memory: not glibc malloc here; left as it is")

@@ -157,6 +157,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
       preempted = preemption.reached(done)
       if done % config.checkpoint_every_steps == 0 or last or preempted:
         checkpoints.save(manager, done, g_state, d_state, key)
+        logging.info("saving step %d in %s", done, manager.directory)
       if preempted:
         logging.info("Preempted (SIGTERM): saved step %d in %s and stopped; run the same"
                      " command to resume.", done, manager.directory)

@@ -31,12 +31,16 @@ def _run_main(*args):
   its own, as absl's flags are global."""
   result = subprocess.run(_main_command(*args), cwd=REPO, capture_output=True, text=True)
   assert result.returncode == 0, result.stderr[-5000:]
+  return result.stderr
 
 
 def test_main_trains_then_evaluates(tmp_path, data_dir):
   workdir = str(tmp_path)
-  _run_main(f"--config={TINY}", f"--workdir={workdir}", f"--config.data_dir={data_dir}",
-            "--config.num_train_steps=2")
+  log = _run_main(f"--config={TINY}", f"--workdir={workdir}", f"--config.data_dir={data_dir}",
+                  "--config.num_train_steps=2")
+  # The project's lines, not Orbax's or TFDS's (`logs`; --verbosity=1 shows them).
+  assert f"saving step 2 in {workdir}" in log and "step 2/2:" in log
+  assert "_NonBlockingMetadataStore" not in log and "Constructing tf.data" not in log, log
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2"]
   assert checkpoints.load_config(workdir).num_train_steps == 2
   tags = set()
