@@ -88,12 +88,19 @@ def initialize_distributed() -> None:
 
 @cli.report_errors
 def parse_flags(argv: list[str]) -> list[str]:
-  """absl's parsing of the flags, where ml_collections applies the
-  --config.<field> overrides: a misspelt field is a `ConfigError` naming it
-  (ml_collections raises an AttributeError, which absl would let through
-  as a traceback)."""
+  """absl's parsing of the flags, where ml_collections loads the config file
+  and applies the --config.<field> overrides: a misspelt field is a
+  `ConfigError` naming it (ml_collections raises an AttributeError, which
+  absl would let through as a traceback), and so is a config file whose
+  import of the `configs` package fails outside the repository root."""
   try:
     return FLAGS(argv)
+  except ModuleNotFoundError as e:
+    if e.name != "configs" and not (e.name or "").startswith("configs."):
+      raise
+    raise config_checks.ConfigError(
+        f"the config file imports {e.name}, which Python finds only from the repository"
+        f" root: run the command there, or put the repository on PYTHONPATH") from e
   except AttributeError as e:
     # Its message is the repr of the KeyError it was raised from.
     cause = e.__context__ if isinstance(e.__context__, KeyError) else e

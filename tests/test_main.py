@@ -78,3 +78,15 @@ def test_main_trains_then_evaluates(tmp_path, data_dir):
 def _read_png(path):
   with Image.open(path) as image:
     return np.asarray(image)
+
+
+def test_a_config_run_outside_the_repository_says_where_configs_are_found(tmp_path):
+  env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+  result = subprocess.run(
+      _main_command(f"--config={os.path.join(REPO, 'configs', 'synthetic.py')}",
+                    f"--workdir={tmp_path / 'run'}"),
+      cwd=tmp_path, env=env, capture_output=True, text=True)
+  assert result.returncode == 1
+  assert ("error: the config file imports configs, which Python finds only from the"
+          " repository root") in result.stderr, result.stderr[-3000:]
+  assert not (tmp_path / "run").exists()
