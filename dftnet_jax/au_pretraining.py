@@ -28,6 +28,7 @@ import numpy as np
 
 from dftnet_jax import losses
 from dftnet_jax import parallel
+from dftnet_jax import reporting
 from dftnet_jax import steps
 
 
@@ -71,7 +72,7 @@ def pretrain(d_state: train_state.TrainState, batches: Iterator[steps.Batch], *,
   for done in range(1, num_updates + 1):
     state, metrics = update(state, next(batches))
     errors.append(metrics["au_mse"])
-    if done % log_every == 0 or done == num_updates:
+    if reporting.is_due(done, log_every, num_updates):
       logging.info("critic AU pretraining %d/%d: au_mse=%.4g", done, num_updates,
                    float(np.mean(jax.device_get(errors))))
       errors = []

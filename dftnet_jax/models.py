@@ -71,9 +71,10 @@ def _instance_norm(x: jax.Array, aus: jax.Array | None = None) -> jax.Array:
   input's constant AU maps barely survive instance norm: the first conv adds
   them as a per-channel constant, which the norm subtracts again, so they
   reach the network only through what the zero padding at the border does
-  to the norm's statistics. Here they reach every layer directly. (At 64×64 the first norm keeps 7–8% of an
-  AU's direct effect in the face's interior; the learning experiments found
-  FiLM did not make the generator learn faster: experiments/LEARNING.md.)
+  to the norm's statistics. Here they reach every layer directly. (At 64×64
+  the first norm keeps 7–8% of an AU's direct effect in the face's interior;
+  the learning experiments found FiLM did not make the generator learn
+  faster: experiments/LEARNING.md.)
   """
   y = nn.InstanceNorm(epsilon=1e-5, dtype=x.dtype)(x)
   if aus is None:

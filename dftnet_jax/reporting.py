@@ -26,6 +26,12 @@ from dftnet_jax import steps
 from dftnet_jax import summaries
 
 
+def is_due(done: int, every: int, num_steps: int) -> bool:
+  """Whether a periodic action (log, images, evaluation, checkpoint) is due
+  once `done` steps are done: every `every` steps, and after the last."""
+  return done % every == 0 or done == num_steps
+
+
 def check_finite(metrics: Sequence[Mapping[str, np.ndarray]], step: int) -> None:
   """Stops the run if a loss term or gradient norm of `step` is not finite.
 

@@ -10,6 +10,7 @@ without it.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import os
 import time
@@ -99,8 +100,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
     logging.info("Resumed from the checkpoint of step %d in %s.", start, manager.directory)
   checkpoints.write_config(workdir, config)
   if not start and config.get("critic_au_pretrain_steps", 0):
-    d_state = au_pretraining.pretrain(d_state, input_pipeline.train_batches(builder, config, input_pipeline.PRETRAIN_STREAM),
-                                      config=config)
+    pretrain_batches = input_pipeline.train_batches(builder, config,
+                                                    input_pipeline.PRETRAIN_STREAM)
+    d_state = au_pretraining.pretrain(d_state, pretrain_batches, config=config)
   p_cycle = steps.parallel_cycle(config)
   p_eval_step, p_sample_step = steps.parallel_eval_steps(config, g_state, d_state)
   sample_batch = next(input_pipeline.split_batches(builder, config, split="test", seed=config.seed))
@@ -121,13 +123,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
         batches = input_pipeline.train_batches(builder, config, step)
       key, step_key = jax.random.split(key)
       g_state, d_state, metrics = steps.train_cycle(g_state, d_state, batches, step_key,
-                                              p_cycle=p_cycle, n_critic=config.n_critic)
+                                                    p_cycle=p_cycle, n_critic=config.n_critic)
       done = step + 1
       reporting.check_finite(metrics, done)
       history += metrics
       progress.tick(done)
-      last = done == config.num_train_steps
-      if done % config.log_every_steps == 0 or last:
+      due = functools.partial(reporting.is_due, done, num_steps=config.num_train_steps)
+      if due(config.log_every_steps):
         scalars = {**reporting.mean_metrics(history), **progress.report(),
                    "g_learning_rate": float(g_learning_rate(done - 1)),
                    "d_learning_rate": float(d_learning_rate(
@@ -135,14 +137,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
         train_writer.scalars(done, scalars)
         logging.info("%s", reporting.log_line(done, config.num_train_steps, scalars))
         history = []
-      if done % config.image_every_steps == 0 or last:
+      if due(config.image_every_steps):
         reporting.write_samples(train_writer, p_sample_step, g_state, sample_batch, step=done,
-                      num_images=config.num_grid_images,
-                      png_path=os.path.join(workdir, "images", f"step_{done:06d}.png"))
-      if done % config.eval_every_steps == 0 or last:
+                                num_images=config.num_grid_images,
+                                png_path=os.path.join(workdir, "images", f"step_{done:06d}.png"))
+      if due(config.eval_every_steps):
         eval_batches = itertools.islice(
-            input_pipeline.split_batches(builder, config, split="test", seed=config.seed), config.num_eval_batches)
-        eval_metrics = reporting.evaluate_losses(p_eval_step, g_state, d_state, eval_batches, eval_key)
+            input_pipeline.split_batches(builder, config, split="test", seed=config.seed),
+            config.num_eval_batches)
+        eval_metrics = reporting.evaluate_losses(p_eval_step, g_state, d_state, eval_batches,
+                                                 eval_key)
         eval_writer.scalars(done, eval_metrics)
         logging.info("eval %s", reporting.log_line(done, config.num_train_steps, eval_metrics))
         if suite is not None:
@@ -151,11 +155,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
           eval_writer.scalars(done, {f"suite/{name}": value for name, value in scores.items()})
           eval_writer.image(done, "suite", edit_suite.suite_figure(edit, suite),
                             os.path.join(workdir, "images", f"suite_step_{done:06d}.png"))
-          reporting.append_json_line(os.path.join(workdir, "eval", "suite.jsonl"),
-                           {"step": done, "wall_s": time.perf_counter() - started, **scores})
+          reporting.append_json_line(
+              os.path.join(workdir, "eval", "suite.jsonl"),
+              {"step": done, "wall_s": time.perf_counter() - started, **scores})
           logging.info("%s", reporting.suite_line(done, scores))
       preempted = preemption.reached(done)
-      if done % config.checkpoint_every_steps == 0 or last or preempted:
+      if due(config.checkpoint_every_steps) or preempted:
         checkpoints.save(manager, done, g_state, d_state, key)
         logging.info("saving step %d in %s", done, manager.directory)
       if preempted:

@@ -40,6 +40,7 @@ from dftnet_jax import array_pipeline
 from dftnet_jax import edit_suite
 from dftnet_jax import losses
 from dftnet_jax import models
+from dftnet_jax import reporting
 from dftnet_jax import steps
 from experiments import learning
 from experiments import screen
@@ -92,7 +93,7 @@ def probe(name: str, seed: int, num_steps: int, eval_every: int, data_path: str,
   for done in range(1, num_steps + 1):
     batch = {k: v[0] for k, v in next(batches).items()}
     params, opt_state, metrics = step(params, opt_state, batch)
-    if done % eval_every == 0 or done == num_steps:
+    if reporting.is_due(done, eval_every, num_steps):
       scores = edit_suite.score_suite(edit_suite.generator_edit_fn(generate, params), suite)
       record = {"name": name, "seed": seed, "step": done,
                 "wall_s": time.perf_counter() - started,

@@ -106,6 +106,7 @@ def train_one(name: str, seed: int, out: str, data_path: str, eval_every: int,
   from dftnet_jax import array_pipeline  # pylint: disable=g-import-not-at-top
   from dftnet_jax import au_pretraining  # pylint: disable=g-import-not-at-top
   from dftnet_jax import edit_suite  # pylint: disable=g-import-not-at-top
+  from dftnet_jax import reporting  # pylint: disable=g-import-not-at-top
   from dftnet_jax import steps  # pylint: disable=g-import-not-at-top
 
   started = time.perf_counter()
@@ -141,7 +142,7 @@ def train_one(name: str, seed: int, out: str, data_path: str, eval_every: int,
     # The critic's metrics of the cycle's last update, with the generator's.
     history.append({**metrics[-2], **metrics[-1]})
     diverged = not np.isfinite(metrics[-1]["g_loss"])
-    if done % eval_every == 0 or done == config.num_train_steps or diverged:
+    if reporting.is_due(done, eval_every, config.num_train_steps) or diverged:
       params = jax.device_get(g_state.params)
       edit = edit_suite.generator_edit_fn(generate, params)
       scores = edit_suite.score_suite(edit, suite)
