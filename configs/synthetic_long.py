@@ -1,9 +1,10 @@
-"""The CPU demo's recipe for about 2 CPU-hours: ten times the steps.
+"""The CPU demo's recipe for about 3 hours on 2 cores: ten times the steps.
 
 Everything as `configs/synthetic.py` (the recipe the experiments in
 experiments/LEARNING.md chose), trained for 15,000 generator steps instead of
-1,500, with the edit suite every 1,000 steps. Not yet run to the end on the
-2-core machine (see LEARNING.md for what is measured).
+1,500, with the edit suite every 1,000 steps. On the 2-core machine it runs
+at ~1.3 steps/s alone (session 10); not yet run to the end (see LEARNING.md
+for what is measured).
 """
 
 import ml_collections
