@@ -28,8 +28,8 @@ import tensorflow_datasets as tfds
 
 from benchmarks import common
 from dftnet_jax import aus
+from dftnet_jax import files
 from dftnet_jax import input_pipeline
-from dftnet_jax.data_tools import files
 from dftnet_jax.datasets import emotionet
 from dftnet_jax.datasets import layout
 

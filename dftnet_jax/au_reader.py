@@ -38,9 +38,9 @@ from absl import logging
 import numpy as np
 
 from dftnet_jax import aus as aus_lib
-from dftnet_jax.data_tools import files
 from dftnet_jax import expressions
 from dftnet_jax import faces
+from dftnet_jax import files
 from dftnet_jax import images as images_lib
 
 # The reader's faces: identities and AUs from [READER_SEED, split, index].

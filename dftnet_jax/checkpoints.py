@@ -40,7 +40,7 @@ import ml_collections
 import numpy as np
 import orbax.checkpoint as ocp
 
-from dftnet_jax.data_tools import files
+from dftnet_jax import files
 
 # The manager's directory inside a workdir.
 CHECKPOINTS_DIR = "checkpoints"

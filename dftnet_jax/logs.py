@@ -3,7 +3,7 @@ behind `--verbosity`.
 
 Orbax logs each checkpoint manager it opens, each read and the closing of its
 metadata stores (about thirty records to restore one checkpoint for
-`python -m dftnet_jax.edit`, three more at every save of a training run),
+`python -m dftnet_jax.photo`, three more at every save of a training run),
 TFDS each tf.data pipeline it builds (again at every checkpoint, where the
 training stream restarts), and JAX each backend it did not find, all through
 absl at INFO or WARNING. A user reads them before, and between, the lines

@@ -38,8 +38,8 @@ from ml_collections import config_flags
 from dftnet_jax import allocator
 from dftnet_jax import au_reader
 from dftnet_jax import evaluation
+from dftnet_jax import files
 from dftnet_jax import models
-from dftnet_jax.data_tools import files
 from dftnet_jax import train
 
 FLAGS = flags.FLAGS

@@ -275,12 +275,12 @@ def rescore(workdir: str) -> list[dict[str, Any]]:
   suite (marked 'rescored'): a run recorded before the suite changed keeps
   its other points as they were measured."""
   import jax  # pylint: disable=g-import-not-at-top
-  from dftnet_jax import edit as edit_lib  # pylint: disable=g-import-not-at-top
+  from dftnet_jax import editing  # pylint: disable=g-import-not-at-top
   from dftnet_jax import edit_suite  # pylint: disable=g-import-not-at-top
   curve = read_curve(workdir)
   for point in curve:
     try:
-      model = edit_lib.load_params(workdir, step=point["step"])
+      model = editing.load_params(workdir, step=point["step"])
     except FileNotFoundError:  # not kept
       continue
     generator = model.generator

@@ -65,7 +65,7 @@ def load_faces(path: str, dataset: Any) -> Any:
   an `array_pipeline.Split`, drawn into `path` on first use; faces drawn for
   another config are refused, naming the file."""
   from dftnet_jax import array_pipeline  # pylint: disable=g-import-not-at-top
-  from dftnet_jax.data_tools import files  # pylint: disable=g-import-not-at-top
+  from dftnet_jax import files  # pylint: disable=g-import-not-at-top
   if not os.path.exists(path):
     data = array_pipeline.draw_split("train", dataset.num_train, dataset.resolution,
                                      dataset.get("seed", 0))

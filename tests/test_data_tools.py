@@ -12,9 +12,9 @@ import numpy as np
 from PIL import Image
 import pytest
 
+from dftnet_jax import files
 from dftnet_jax.data_tools import crop_faces
 from dftnet_jax.data_tools import face_crop
-from dftnet_jax.data_tools import files
 from dftnet_jax.data_tools import openface_to_ganimation
 from dftnet_jax.datasets import layout
 from dftnet_jax.datasets import safe_pickle

@@ -1,4 +1,4 @@
-"""Editing with a trained tiny model: load_params, edit, photos, the CLI."""
+"""Editing with a trained tiny model: load_params, edit, photos, the CLI (editing, photo)."""
 
 import os
 import shutil
@@ -13,7 +13,8 @@ import pytest
 
 import dftnet_jax
 from dftnet_jax import aus
-from dftnet_jax import edit as edit_lib
+from dftnet_jax import editing
+from dftnet_jax import photo as photo_lib
 from dftnet_jax import expressions
 from dftnet_jax import faces
 from dftnet_jax import models
@@ -134,11 +135,11 @@ def test_intermediates_recombine_to_the_result(model, faces_uint8):
 
 def test_edit_compiles_once_per_shape(model, faces_uint8, tiny_workdir):
   dftnet_jax.edit(model, faces_uint8[:2], "happy")
-  compiled = edit_lib._generate._cache_size()
+  compiled = editing._generate._cache_size()
   # Other dtypes, AUs, and a second restore of the same model: no compilation.
   dftnet_jax.edit(model, faces_uint8[:2] / 255.0, "sad")
   dftnet_jax.edit(dftnet_jax.load_params(tiny_workdir, step=2), faces_uint8[:2], np.zeros((2, 17)))
-  assert edit_lib._generate._cache_size() == compiled
+  assert editing._generate._cache_size() == compiled
 
 
 _FACE = np.zeros((SIZE, SIZE, 3), np.uint8)
@@ -174,17 +175,17 @@ def test_edit_wants_what_load_params_returns(model):
 
 def test_edit_series_is_one_edit_per_row(model, faces_uint8):
   series = aus.sweep(aus.emotion("happy"), "AU45", (0.0, 1.0))
-  out = edit_lib.edit_series(model, faces_uint8[0], series, intermediates=True)
+  out = editing.edit_series(model, faces_uint8[0], series, intermediates=True)
   assert out.image.shape == (2, SIZE, SIZE, 3) and out.attention.shape == (2, SIZE, SIZE, 1)
   np.testing.assert_array_equal(out.image[1], dftnet_jax.edit(model, faces_uint8[0], series[1]))
-  batched = edit_lib.edit_series(model, faces_uint8, aus.interpolate(np.zeros((3, 17)), "happy"))
+  batched = editing.edit_series(model, faces_uint8, aus.interpolate(np.zeros((3, 17)), "happy"))
   assert batched.shape == (3, 3, SIZE, SIZE, 3)
 
 
 def test_feather_mask_by_hand():
   # Feather 2 px: distances to the edge 0.5, 1.5, 2.5, ... → 0.25, 0.75, 1 → smoothstep.
   ramp = np.array([0.15625, 0.84375, 1, 1, 1, 1, 0.84375, 0.15625])
-  np.testing.assert_allclose(edit_lib.feather_mask(8, 0.25), np.minimum.outer(ramp, ramp))
+  np.testing.assert_allclose(photo_lib.feather_mask(8, 0.25), np.minimum.outer(ramp, ramp))
 
 
 def test_paste_changes_only_the_box():
@@ -192,8 +193,8 @@ def test_paste_changes_only_the_box():
   photo = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
   box = face_crop.Box(left=30, top=-6, size=24)  # reaches past the top and right edges
   crop = face_crop.crop_face(photo, box, 8)
-  np.testing.assert_array_equal(edit_lib.paste(photo, box, crop, crop), photo)
-  pasted = edit_lib.paste(photo, box, crop, np.full_like(crop, 255))
+  np.testing.assert_array_equal(photo_lib.paste(photo, box, crop, crop), photo)
+  pasted = photo_lib.paste(photo, box, crop, np.full_like(crop, 255))
   outside = np.ones(photo.shape[:2], bool)
   outside[0:18, 30:50] = False
   np.testing.assert_array_equal(pasted[outside], photo[outside])
@@ -215,7 +216,7 @@ def _photo_with_faces(several: bool) -> np.ndarray:
 
 
 def _run_cli(*args):
-  return subprocess.run([sys.executable, "-m", "dftnet_jax.edit", *args], cwd=REPO,
+  return subprocess.run([sys.executable, "-m", "dftnet_jax.photo", *args], cwd=REPO,
                         capture_output=True, text=True, timeout=300)
 
 
@@ -264,3 +265,13 @@ def test_the_cli_explains_photos_it_cannot_edit(tiny_workdir, tmp_path, photo, m
   assert result.returncode != 0
   assert message in result.stderr and photo in result.stderr
   assert not (tmp_path / "out.png").exists()
+
+
+def test_the_editing_library_needs_no_data_tools_opencv_or_tensorflow():
+  probe = ("import sys, dftnet_jax; dftnet_jax.edit; dftnet_jax.load_params;"
+           " print(sorted(m for m in sys.modules if m.split('.')[0] in"
+           " ('cv2', 'tensorflow', 'tensorflow_datasets') or m.startswith('dftnet_jax.data')))")
+  result = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True,
+                          text=True, timeout=300)
+  assert result.returncode == 0, result.stderr[-3000:]
+  assert result.stdout.strip() == "[]"

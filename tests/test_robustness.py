@@ -22,13 +22,14 @@ from configs import tiny
 from dftnet_jax import checkpoints
 from dftnet_jax import cli
 from dftnet_jax import config_checks
-from dftnet_jax import edit
+from dftnet_jax import editing
 from dftnet_jax import evaluation
+from dftnet_jax import files
 from dftnet_jax import input_pipeline
+from dftnet_jax import photo
 from dftnet_jax import steps
 from dftnet_jax import train
 from dftnet_jax.data_tools import crop_faces
-from dftnet_jax.data_tools import files
 from dftnet_jax.data_tools import openface_to_ganimation
 from dftnet_jax.datasets import emotionet
 from dftnet_jax.datasets import layout
@@ -172,14 +173,14 @@ def test_restoring_a_run_falls_back_from_a_damaged_newest_checkpoint(run_copy, d
 def test_editing_falls_back_from_damaged_parameters(run_copy, damage, caplog):
   DAMAGES[damage](pathlib.Path(run_copy, "checkpoints", "4"))
   with caplog.at_level(logging.WARNING):
-    assert edit.load_params(run_copy).step == 2
+    assert editing.load_params(run_copy).step == 2
   # TensorStore's own words name the array and the file it could not read.
   assert re.search(r"checkpoint 4 in .* is damaged: .*params\..* at local file"
                    r" \"?" + re.escape(run_copy), caplog.text), caplog.text
   # Asked for by name, the damaged step is refused, naming the intact one.
   with pytest.raises(checkpoints.DamagedCheckpointError,
                      match=r"checkpoint 4 in .* is damaged \(.*\); step 2 is intact"):
-    edit.load_params(run_copy, step=4)
+    editing.load_params(run_copy, step=4)
 
 
 def test_a_resume_skips_a_damaged_checkpoint_and_takes_same_shape_changes(run_copy):
@@ -191,7 +192,7 @@ def test_a_resume_skips_a_damaged_checkpoint_and_takes_same_shape_changes(run_co
   # Resumed at 2, saved 4 and 6 again; the damaged 4 is kept, out of the way.
   assert checkpoints.saved_steps(run_copy) == [4, 6]
   assert _hashes(os.path.join(run_copy, checkpoints.DAMAGED_DIR, "4")) == damaged
-  assert edit.load_params(run_copy).step == 6
+  assert editing.load_params(run_copy).step == 6
   assert checkpoints.load_config(run_copy).learning_rate == 2e-4
 
 
@@ -201,7 +202,7 @@ def test_no_readable_checkpoint_is_an_error_naming_each(run_copy):
   before = _hashes(run_copy)
   with pytest.raises(checkpoints.DamagedCheckpointError,
                      match=r"no checkpoint in .* can be read back: step 2: .*; step 4: "):
-    edit.load_params(run_copy)
+    editing.load_params(run_copy)
   with pytest.raises(checkpoints.DamagedCheckpointError):
     train.train_and_evaluate(_tiny(run_copy, num_train_steps=6), run_copy)
   assert _hashes(run_copy) == before
@@ -296,8 +297,8 @@ def test_report_errors_prints_one_line_for_the_users_mistakes(monkeypatch):
 
 def test_edit_refuses_an_output_name_without_an_image_extension():
   with pytest.raises(ValueError, match=r"--out=edited: the file name needs an image extension"):
-    edit._check_image_path("out", "edited")  # pylint: disable=protected-access
-  edit._check_image_path("out", "edited.PNG")  # pylint: disable=protected-access
+    photo._check_image_path("out", "edited")  # pylint: disable=protected-access
+  photo._check_image_path("out", "edited.PNG")  # pylint: disable=protected-access
 
 
 @pytest.mark.parametrize("args, words", [

@@ -18,9 +18,8 @@ import sys
 import tqdm
 
 from dftnet_jax import cli
-from dftnet_jax import photos
+from dftnet_jax import files
 from dftnet_jax.data_tools import face_crop
-from dftnet_jax.data_tools import files
 from dftnet_jax.datasets import layout
 
 
@@ -47,7 +46,7 @@ def _crop_all(photos_found: Sequence[tuple[str, pathlib.Path]], output_dir: path
       "cropped": [], "several faces": [], "no face": [], "unreadable": []}
   for photo_id, path in tqdm.tqdm(photos_found, desc="crop_faces", unit="photo"):
     try:
-      image = photos.read_photo(path)
+      image = face_crop.read_photo(path)
     except OSError as e:
       outcomes["unreadable"].append(path.name)
       tqdm.tqdm.write(f"unreadable: {path}: {e}")

@@ -1,4 +1,4 @@
-"""Finding a face in a photo and cutting out a centred square crop.
+"""Reading a photo, finding a face in it and cutting out a centred square crop.
 
 Detection uses the frontal-face Haar cascade bundled with OpenCV (the optional
 `data` extra, imported only when needed). Boxes are squares in the photo's
@@ -11,15 +11,36 @@ cascade finds no landmarks to align with.
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any, NamedTuple
 
 import numpy as np
 from PIL import Image
+from PIL import ImageOps
 
 CASCADE_FILE = "haarcascade_frontalface_default.xml"
 # The cascade's box runs from the brows to the mouth; widen it so the crop
 # holds the whole face with a little hair and chin, like GANimation's crops.
 DEFAULT_MARGIN = 0.2
+
+
+def read_photo(path: str | os.PathLike) -> np.ndarray:
+  """uint8 [H, W, 3] RGB, turned upright as the camera's EXIF tag says.
+
+  Phones store a portrait as the sensor's landscape image plus an
+  orientation tag saying how to turn it; read without the tag, the face
+  lies on its side and the face detector finds none.
+
+  Raises:
+    OSError: naming `path`: the file is missing, not an image PIL can read,
+      truncated, or over PIL's pixel limit (`Image.MAX_IMAGE_PIXELS`, its
+      guard against decompression bombs).
+  """
+  try:
+    with Image.open(path) as image:
+      return np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+  except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    raise OSError(f"cannot read {path} as an image: {e}") from e
 
 
 class Box(NamedTuple):

@@ -20,7 +20,7 @@ import sys
 import tqdm
 
 from dftnet_jax import cli
-from dftnet_jax.data_tools import files
+from dftnet_jax import files
 from dftnet_jax.datasets import layout
 from dftnet_jax.datasets import openface
 

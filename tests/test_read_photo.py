@@ -1,10 +1,10 @@
-"""dftnet_jax/photos.py: photos read upright, and errors that name the file."""
+"""data_tools/face_crop.read_photo: photos read upright, and errors that name the file."""
 
 import numpy as np
 from PIL import Image
 import pytest
 
-from dftnet_jax import photos
+from dftnet_jax.data_tools import face_crop
 
 
 def _asymmetric(height=6, width=10):
@@ -30,13 +30,13 @@ def test_photos_are_turned_as_their_exif_orientation_says(tmp_path, orientation,
   exif[0x0112] = orientation  # the EXIF orientation tag
   path = tmp_path / "phone.png"
   Image.fromarray(stored).save(path, exif=exif)
-  np.testing.assert_array_equal(photos.read_photo(path), upright(stored))
+  np.testing.assert_array_equal(face_crop.read_photo(path), upright(stored))
 
 
 def test_a_grey_photo_comes_back_rgb(tmp_path):
   path = tmp_path / "grey.png"
   Image.fromarray(np.full((4, 5), 77, np.uint8)).save(path)
-  np.testing.assert_array_equal(photos.read_photo(str(path)), np.full((4, 5, 3), 77, np.uint8))
+  np.testing.assert_array_equal(face_crop.read_photo(str(path)), np.full((4, 5, 3), 77, np.uint8))
 
 
 def _truncated(tmp_path):
@@ -57,7 +57,7 @@ def _text(tmp_path):
 def test_unreadable_photos_raise_one_error_naming_the_file(tmp_path, make):
   path = make(tmp_path)
   with pytest.raises(OSError, match=f"cannot read {path} as an image"):
-    photos.read_photo(path)
+    face_crop.read_photo(path)
 
 
 def test_a_photo_over_the_pixel_limit_is_an_unreadable_photo(tmp_path, monkeypatch):
@@ -66,4 +66,4 @@ def test_a_photo_over_the_pixel_limit_is_an_unreadable_photo(tmp_path, monkeypat
   # PIL refuses an image over twice its limit as a likely decompression bomb.
   monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
   with pytest.raises(OSError, match=f"cannot read {path} as an image.*decompression bomb"):
-    photos.read_photo(path)
+    face_crop.read_photo(path)
