@@ -48,27 +48,6 @@ class EditModel(NamedTuple):
     return self.model_config.image_size
 
 
-class Edited(NamedTuple):
-  """An edit with its intermediates, in the caller's conventions.
-
-  Attributes:
-    image: the result, the input's dtype, range and rank.
-    aligned: the source warped by the flow (the source itself in GANimation),
-      as `image`.
-    texture: the synthesised texture (GANimation: its colour mask), as
-      `image`; None in the warp-only ablation.
-    attention: float32 [..., H, W, 1] in [0, 1]; 1 keeps the aligned source.
-      None in the warp-only ablation.
-    flow: float32 [..., H, W, 2], normalised (x, y) offsets (DESIGN §1);
-      None in GANimation.
-  """
-  image: np.ndarray
-  aligned: np.ndarray
-  texture: np.ndarray | None
-  attention: np.ndarray | None
-  flow: np.ndarray | None
-
-
 def _locate(path: str, step: int | None) -> tuple[str, int | None]:
   """(workdir, step) from a workdir, its checkpoints/ or a checkpoints/<step>."""
   path = os.path.abspath(path)
@@ -185,7 +164,7 @@ def _target_aus(aus: aus_lib.AuSpec, num_images: int, single: bool) -> np.ndarra
 
 
 def edit(params: EditModel, img: Any, aus: aus_lib.AuSpec, *,
-         intermediates: bool = False) -> np.ndarray | Edited:
+         intermediates: bool = False) -> np.ndarray | models.GeneratorOutput:
   """Edits faces towards target AUs.
 
   Args:
@@ -199,7 +178,11 @@ def edit(params: EditModel, img: Any, aus: aus_lib.AuSpec, *,
 
   Returns:
     The edited image(s) in the input's dtype, range and rank; with
-    `intermediates`, an `Edited`.
+    `intermediates`, a `models.GeneratorOutput` of numpy arrays in the
+    caller's conventions: image, aligned and texture in the input's dtype,
+    range and rank; attention float32 [..., H, W, 1] in [0, 1]; the flow
+    float32 [..., H, W, 2], normalised offsets (DESIGN §1); None where the
+    variant has none.
 
   Raises:
     ValueError: a wrong shape or size, a dtype other than uint8 or float,
@@ -221,12 +204,13 @@ def edit(params: EditModel, img: Any, aus: aus_lib.AuSpec, *,
   if not intermediates:
     return to_caller(out.image)
   optional = lambda f, x: None if x is None else f(x)
-  return Edited(to_caller(out.image), to_caller(out.aligned), optional(to_caller, out.texture),
-                optional(unbatch, out.attention), optional(unbatch, out.flow))
+  return models.GeneratorOutput(
+      to_caller(out.image), to_caller(out.aligned), optional(to_caller, out.texture),
+      optional(unbatch, out.attention), optional(unbatch, out.flow))
 
 
 def edit_series(params: EditModel, img: Any, aus_series: np.ndarray, *,
-                intermediates: bool = False) -> np.ndarray | Edited:
+                intermediates: bool = False) -> np.ndarray | models.GeneratorOutput:
   """`edit` once per row of `aus_series`, stacked on a new leading axis.
 
   For the paper's experiments: `aus.interpolate(source, target)` (§3.4,

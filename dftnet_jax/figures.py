@@ -39,8 +39,8 @@ def image_grid(source: np.ndarray, edited: Any, reconstruction: np.ndarray | Non
 
   Args:
     source: [N, H, W, 3].
-    edited: the generator's outputs for `source` (`models.GeneratorOutput`
-      or `edit.Edited`), [N, ...].
+    edited: the generator's outputs for `source` (`models.GeneratorOutput`,
+      as the generator or `editing.edit` returns it), [N, ...].
     reconstruction: the edit taken back to the source AUs, [N, H, W, 3].
     value_range: the range of the images (attention is always [0, 1]).
   """

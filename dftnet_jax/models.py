@@ -46,6 +46,9 @@ CRITIC_INITS: dict[str, nn.initializers.Initializer] = {
 class GeneratorOutput(NamedTuple):
   """What a generator produces; images are [B, H, W, 3] in [-1, 1].
 
+  `editing.edit(..., intermediates=True)` returns the same fields as numpy
+  arrays in the caller's dtype, range and rank.
+
   Attributes:
     image: the edited face X̂ = (1 − A)·B + A·Xa.
     aligned: Xa, the source warped by the flow (the source itself in

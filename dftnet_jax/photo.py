@@ -27,6 +27,7 @@ from dftnet_jax import cli
 from dftnet_jax import editing
 from dftnet_jax import figures
 from dftnet_jax import logs
+from dftnet_jax import models
 from dftnet_jax.data_tools import face_crop
 
 # How far into the face box the pasted edit fades in, as a fraction of its side.
@@ -81,7 +82,7 @@ class PhotoEdit(NamedTuple):
   """
   photos: np.ndarray
   crop: np.ndarray
-  edited: editing.Edited
+  edited: models.GeneratorOutput
 
 
 def edit_photo(params: editing.EditModel, photo: np.ndarray, box: face_crop.Box,

@@ -34,8 +34,9 @@ from dftnet_jax import models
 from dftnet_jax import parallel
 
 # 'image' [B, H, W, 3] in [-1, 1]; 'aus' and 'target_aus' [B, 17] in [0, 1]
-# (the input pipeline draws targets from other examples).
-Batch = dict[str, jax.Array]
+# (the input pipeline draws targets from other examples); numpy on the host,
+# with a leading device axis [D, B, ...] before a parallel step splits it.
+Batch = dict[str, jax.typing.ArrayLike]
 Metrics = dict[str, jax.Array]
 ApplyFn = Callable[..., Any]
 
