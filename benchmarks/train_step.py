@@ -34,6 +34,7 @@ import numpy as np
 from benchmarks import common
 from dftnet_jax import aus
 from dftnet_jax import models
+from dftnet_jax import states
 from dftnet_jax import steps
 
 
@@ -57,7 +58,7 @@ def bench(config_name: str, variant: str, conv_impl: str, dtype: str, batch: int
   config.model.dtype = dtype
   config.batch_size = batch
   size = config.model.image_size
-  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  g_state, d_state = states.create_train_states(config, jax.random.key(0))
   p_cycle = steps.parallel_cycle(config)
   rng = np.random.default_rng(0)
   batches = {"image": rng.uniform(-1, 1, (1, config.n_critic, batch, size, size, 3)),

@@ -20,6 +20,7 @@ import numpy as np
 
 from benchmarks import common
 from dftnet_jax import aus
+from dftnet_jax import states
 from dftnet_jax import steps
 from dftnet_jax import warp as warp_lib
 
@@ -44,7 +45,7 @@ def time_g_step(config_name: str, batch: int, repeats: int
   config = importlib.import_module(f"configs.{config_name}").get_config()
   config.batch_size = batch
   size = config.model.image_size
-  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  g_state, d_state = states.create_train_states(config, jax.random.key(0))
 
   def step(g_state, d_params, batch):
     return steps.g_step(g_state, d_params, batch, steps.edit_with_vjp(g_state, batch),

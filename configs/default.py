@@ -160,15 +160,15 @@ def get_config() -> ml_collections.ConfigDict:
   # Adam as in the paper (§3.1), for G and D alike.
   config.learning_rate = 1e-4
   # Generator steps at the start with the generator's learning rate at 0: the
-  # critic trains alone first (steps.generator_learning_rate_fn says why and
+  # critic trains alone first (states.generator_learning_rate_fn says why and
   # what it measured). 0: none (the paper).
   config.critic_head_start = 0
   # True: the critic's rate is 0 through the head start as well, so neither
-  # network moves (steps.critic_learning_rate_fn says why). False: the paper
+  # network moves (states.critic_learning_rate_fn says why). False: the paper
   # and the demo.
   config.critic_frozen_in_head_start = False
   # Generator steps (after the head start) over which its rate rises
-  # linearly from 0 (steps.generator_learning_rate_fn). 0: none (the paper).
+  # linearly from 0 (states.generator_learning_rate_fn). 0: none (the paper).
   config.generator_warmup_steps = 0
   # Critic updates on the AU term of real faces alone, at their own rate and
   # with an Adam of their own, before the first step (dftnet_jax/

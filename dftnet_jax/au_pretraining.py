@@ -29,6 +29,7 @@ import numpy as np
 from dftnet_jax import losses
 from dftnet_jax import parallel
 from dftnet_jax import reporting
+from dftnet_jax import states
 from dftnet_jax import steps
 
 
@@ -51,7 +52,7 @@ def pretrain(d_state: train_state.TrainState, batches: Iterator[steps.Batch], *,
   """`config.critic_au_pretrain_steps` AU updates of the critic (module doc).
 
   Args:
-    d_state: the fresh critic state, replicated as `steps.create_train_states`
+    d_state: the fresh critic state, replicated as `states.create_train_states`
       lays it out.
     batches: real faces and their AUs, [D, B, ...] batches.
     config: the training config.
@@ -64,7 +65,7 @@ def pretrain(d_state: train_state.TrainState, batches: Iterator[steps.Batch], *,
   num_updates = config.get("critic_au_pretrain_steps", 0)
   if not num_updates:
     return d_state
-  tx = steps.create_optimizer(config, config.critic_au_pretrain_rate)
+  tx = states.create_optimizer(config, config.critic_au_pretrain_rate)
   opt_state = jax.jit(tx.init, out_shardings=parallel.replicated())(d_state.params)
   state = d_state.replace(tx=tx, opt_state=opt_state)
   update = parallel.parallelize(au_update, config, in_axes=(None, 0), out_axes=(None, None))

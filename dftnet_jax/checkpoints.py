@@ -194,7 +194,7 @@ def restore_latest(manager: ocp.CheckpointManager, g_state: train_state.TrainSta
   Args:
     manager: from `create_manager`.
     g_state: a generator state of the run's shapes and layout (e.g. fresh
-      from `steps.create_train_states`); its arrays are not read.
+      from `states.create_train_states`); its arrays are not read.
     d_state: the same for the critic.
     key: a host key of the run's key type.
     set_aside_damaged: move damaged checkpoints newer than the one restored

@@ -21,6 +21,7 @@ from dftnet_jax import conv
 from dftnet_jax import losses
 from dftnet_jax import models
 from dftnet_jax import parallel
+from dftnet_jax import states
 from dftnet_jax import steps
 
 
@@ -116,8 +117,8 @@ def _shape_errors(config: ml_collections.ConfigDict, num_devices: int) -> list[s
         f"config.batch_size = {config.batch_size} must be a multiple of the {num_devices}"
         f" devices it is split over")
   try:
-    steps.generator_learning_rate_fn(config)
-    steps.critic_learning_rate_fn(config)
+    states.generator_learning_rate_fn(config)
+    states.critic_learning_rate_fn(config)
   except ValueError as e:
     errors.append(str(e))
   return errors

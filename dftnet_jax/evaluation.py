@@ -47,6 +47,7 @@ from dftnet_jax import input_pipeline
 from dftnet_jax import metrics
 from dftnet_jax import reporting
 from dftnet_jax import summaries
+from dftnet_jax import states
 from dftnet_jax import steps
 
 def edit_step(g_params: Any, d_params: Any, batch: steps.Batch, *, g_apply: steps.ApplyFn,
@@ -222,8 +223,8 @@ def restore_final(config: ml_collections.ConfigDict, workdir: str) -> checkpoint
     FileNotFoundError: `workdir` holds no checkpoint.
     checkpoints.DamagedCheckpointError: no checkpoint can be read back.
   """
-  init_key, key, _ = steps.run_keys(config)
-  g_state, d_state = steps.create_train_states(config, init_key)
+  init_key, key, _ = states.run_keys(config)
+  g_state, d_state = states.create_train_states(config, init_key)
   manager = checkpoints.create_manager(workdir, config, read_only=True)
   restored = checkpoints.restore_latest(manager, g_state, d_state, key)
   manager.close()
@@ -267,7 +268,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   config_checks.check_data(config, builder)
   restored = restore_final(config, workdir)
   step, g_state, d_state = restored.step, restored.g_state, restored.d_state
-  eval_key = steps.run_keys(config)[2]
+  eval_key = states.run_keys(config)[2]
   paired = "identity" in builder.info.features
   test_batches = functools.partial(input_pipeline.split_batches, builder, config, split="test",
                                    seed=config.seed, features=("identity",) if paired else ())

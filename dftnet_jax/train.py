@@ -26,6 +26,7 @@ from dftnet_jax import config_checks
 from dftnet_jax import edit_suite
 from dftnet_jax import input_pipeline
 from dftnet_jax import reporting
+from dftnet_jax import states
 from dftnet_jax import steps
 from dftnet_jax import summaries
 
@@ -89,8 +90,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   check_run(config, workdir)
   builder = input_pipeline.create_dataset_builder(config)
   config_checks.check_data(config, builder)
-  init_key, key, eval_key = steps.run_keys(config)
-  g_state, d_state = steps.create_train_states(config, init_key)
+  init_key, key, eval_key = states.run_keys(config)
+  g_state, d_state = states.create_train_states(config, init_key)
   checkpoints.check_workdir(workdir, (g_state, d_state))
   manager = checkpoints.create_manager(workdir, config)
   start = 0
@@ -112,8 +113,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
     editor = reporting.generator_editor(g_state)
   train_writer = summaries.Writer(os.path.join(workdir, "train"))
   eval_writer = summaries.Writer(os.path.join(workdir, "eval"))
-  g_learning_rate = steps.generator_learning_rate_fn(config)
-  d_learning_rate = steps.critic_learning_rate_fn(config)
+  g_learning_rate = states.generator_learning_rate_fn(config)
+  d_learning_rate = states.critic_learning_rate_fn(config)
   progress = reporting.Progress(config.num_train_steps, config.n_critic * config.batch_size)
   history = []
   preemption = checkpoints.Preemption()
@@ -133,7 +134,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
         scalars = {**reporting.mean_metrics(history), **progress.report(),
                    "g_learning_rate": float(g_learning_rate(done - 1)),
                    "d_learning_rate": float(d_learning_rate(
-                       done * steps.critic_updates_per_step(config) - 1))}
+                       done * states.critic_updates_per_step(config) - 1))}
         train_writer.scalars(done, scalars)
         logging.info("%s", reporting.log_line(done, config.num_train_steps, scalars))
         history = []

@@ -41,7 +41,7 @@ from dftnet_jax import edit_suite
 from dftnet_jax import losses
 from dftnet_jax import models
 from dftnet_jax import reporting
-from dftnet_jax import steps
+from dftnet_jax import states
 from experiments import learning
 from experiments import screen
 
@@ -80,8 +80,8 @@ def probe(name: str, seed: int, num_steps: int, eval_every: int, data_path: str,
   size = config.model.image_size
   params = generator.init(jax.random.key(seed), jnp.zeros((1, size, size, 3)),
                           jnp.zeros((1, 17)))["params"]
-  rate = steps.create_learning_rate_fn(config, num_steps) if decay else config.learning_rate
-  optimizer = steps.create_optimizer(config, rate)
+  rate = states.create_learning_rate_fn(config, num_steps) if decay else config.learning_rate
+  optimizer = states.create_optimizer(config, rate)
   opt_state = optimizer.init(params)
   step = make_step(generator, optimizer, config.loss.get("paired_distance", "l1"))
   batches = array_pipeline.train_batches(data, batch_size=config.batch_size, num_devices=1,

@@ -107,14 +107,15 @@ def train_one(name: str, seed: int, out: str, data_path: str, eval_every: int,
   from dftnet_jax import au_pretraining  # pylint: disable=g-import-not-at-top
   from dftnet_jax import edit_suite  # pylint: disable=g-import-not-at-top
   from dftnet_jax import reporting  # pylint: disable=g-import-not-at-top
+  from dftnet_jax import states  # pylint: disable=g-import-not-at-top
   from dftnet_jax import steps  # pylint: disable=g-import-not-at-top
 
   started = time.perf_counter()
   os.makedirs(out, exist_ok=True)
   config = config_of(name, seed, num_steps)
   data = load_faces(data_path, config.dataset_config)
-  init_key, key, _ = steps.run_keys(config)
-  g_state, d_state = steps.create_train_states(config, init_key)
+  init_key, key, _ = states.run_keys(config)
+  g_state, d_state = states.create_train_states(config, init_key)
   p_cycle = steps.parallel_cycle(config)
   batches = array_pipeline.train_batches(
       data, batch_size=config.batch_size, num_devices=jax.local_device_count(), seed=seed,

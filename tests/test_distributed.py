@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from configs import tiny
+from dftnet_jax import states
 from dftnet_jax import steps
 from dftnet_jax import train
 
@@ -141,7 +142,7 @@ def test_pmap_and_shard_map_give_the_same_parameters():
     config = tiny.get_config()
     config.parallelism = parallelism
     config.n_critic = len(batches)
-    g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+    g_state, d_state = states.create_train_states(config, jax.random.key(0))
     g_state, d_state, metrics = steps.train_cycle(
         g_state, d_state, iter(batches), jax.random.key(9),
         p_cycle=steps.parallel_cycle(config), n_critic=config.n_critic)

@@ -13,7 +13,7 @@ from configs import tiny
 from dftnet_jax import checkpoints
 from dftnet_jax import edit_suite
 from dftnet_jax import models
-from dftnet_jax import steps
+from dftnet_jax import states
 from experiments import ceiling_probe
 from experiments import critic_probe
 from experiments import critic_reading
@@ -67,8 +67,8 @@ def test_a_probe_records_its_suite_curve(tmp_path, monkeypatch):
 def test_a_probe_decays_its_rate_only_when_asked(tmp_path, monkeypatch, decay):
   monkeypatch.setattr(screen, "config_of", lambda name, seed, num_steps=None: tiny.get_config())
   asked = []
-  schedule = steps.create_learning_rate_fn
-  monkeypatch.setattr(steps, "create_learning_rate_fn",
+  schedule = states.create_learning_rate_fn
+  monkeypatch.setattr(states, "create_learning_rate_fn",
                       lambda config, num: asked.append(num) or schedule(config, num))
   ceiling_probe.probe("tiny", 0, num_steps=3, eval_every=3, data_path=str(tmp_path / "f.npz"),
                       out=str(tmp_path / "decay.jsonl"), decay=decay)
@@ -121,7 +121,7 @@ def test_the_jacobian_norm_of_a_linear_au_head_is_its_frobenius_norm():
 def test_critic_reading_records_every_suite_edit_of_a_saved_run(tmp_path):
   config = tiny.get_config()
   key = jax.random.key(0)
-  g_state, d_state = steps.create_train_states(config, key)
+  g_state, d_state = states.create_train_states(config, key)
   checkpoints.write_config(str(tmp_path), config)
   manager = checkpoints.create_manager(str(tmp_path), config)
   checkpoints.save(manager, 7, g_state, d_state, key)

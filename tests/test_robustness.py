@@ -27,7 +27,7 @@ from dftnet_jax import evaluation
 from dftnet_jax import files
 from dftnet_jax import input_pipeline
 from dftnet_jax import photo
-from dftnet_jax import steps
+from dftnet_jax import states
 from dftnet_jax import train
 from dftnet_jax.data_tools import crop_faces
 from dftnet_jax.data_tools import openface_to_ganimation
@@ -160,7 +160,7 @@ DAMAGES = {
 def test_restoring_a_run_falls_back_from_a_damaged_newest_checkpoint(run_copy, damage, caplog):
   DAMAGES[damage](pathlib.Path(run_copy, "checkpoints", "4"))
   config = checkpoints.load_config(run_copy)
-  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  g_state, d_state = states.create_train_states(config, jax.random.key(0))
   manager = checkpoints.create_manager(run_copy, config, read_only=True)
   with caplog.at_level(logging.WARNING):
     restored = checkpoints.restore_latest(manager, g_state, d_state, jax.random.key(0))

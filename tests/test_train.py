@@ -10,6 +10,7 @@ import pytest
 from configs import tiny
 from dftnet_jax import losses
 from dftnet_jax import models
+from dftnet_jax import states
 from dftnet_jax import steps
 
 
@@ -43,7 +44,7 @@ def _stacked(batches):
 def test_a_cycle_updates_both_networks_and_reports_finite_metrics(variant):
   config = tiny.get_config()
   config.model.variant = variant
-  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  g_state, d_state = states.create_train_states(config, jax.random.key(0))
   g_before = jax.tree.map(np.asarray, g_state.params)
   d_before = jax.tree.map(np.asarray, d_state.params)
   batches = _stacked([_batch(config, seed) for seed in range(config.n_critic)])
@@ -66,10 +67,10 @@ def test_the_fused_cycle_equals_separate_steps(monkeypatch):
 
   Plain SGD, for the reason `test_one_and_two_devices_give_the_same_parameters`
   gives."""
-  monkeypatch.setattr(steps, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
+  monkeypatch.setattr(states, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
   config = tiny.get_config()
   config.n_critic = 3
-  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  g_state, d_state = states.create_train_states(config, jax.random.key(0))
   batches = [_batch(config, seed) for seed in range(config.n_critic)]
   key = jax.random.key(5)
   plain = jax.device_get((g_state.params, d_state.params))  # donated below
@@ -89,8 +90,8 @@ def test_the_fused_cycle_equals_separate_steps(monkeypatch):
   p_separate = jax.pmap(separate, axis_name="batch", in_axes=(None, None, 0, None),
                         out_axes=None)
   g_ref, d_ref, d_metrics_ref, g_metrics_ref = p_separate(g_state, d_state, batches, key)
-  g_state, d_state = steps.replicate(
-      jax.device_get(steps.create_train_states(config, jax.random.key(0))))
+  g_state, d_state = states.replicate(
+      jax.device_get(states.create_train_states(config, jax.random.key(0))))
   g_out, d_out, (d_metrics, g_metrics) = steps.parallel_cycle(config)(
       g_state, d_state, _stacked(batches), key)
   assert any(_changed_leaves(plain[0], g_out.params))
@@ -119,8 +120,8 @@ def _train_on(config, devices, batches):
   Returns:
     Both networks' parameters and every update's metrics, on the host.
   """
-  g_state, d_state = steps.replicate(
-      jax.device_get(steps.create_train_states(config, jax.random.key(0))), devices)
+  g_state, d_state = states.replicate(
+      jax.device_get(states.create_train_states(config, jax.random.key(0))), devices)
   split = lambda batch: {k: v.reshape(len(devices), -1, *v.shape[2:]) for k, v in batch.items()}
   stream = iter([split(batch) for batch in batches])
   g_state, d_state, metrics = steps.train_cycle(
@@ -141,12 +142,12 @@ def test_one_and_two_devices_give_the_same_parameters(monkeypatch, variant):
   gradient's size, and some gradients are rounding noise in any order (e.g.
   the centre taps of the constant AU channels, which instance norm removes).
   """
-  monkeypatch.setattr(steps, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
+  monkeypatch.setattr(states, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
   config = tiny.get_config()
   config.model.variant = variant
   config.n_critic = 3
   batches = [_global_batch(config, seed) for seed in range(3)]
-  g_init, d_init = steps.create_train_states(config, jax.random.key(0))
+  g_init, d_init = states.create_train_states(config, jax.random.key(0))
   init = jax.device_get((g_init.params, d_init.params))
   *one, one_metrics = _train_on(config, jax.local_devices()[:1], batches)
   *two, two_metrics = _train_on(config, jax.local_devices()[:2], batches)
@@ -167,40 +168,40 @@ def test_learning_rates_are_constant_then_decay_linearly_to_zero():
   config = tiny.get_config()
   config.learning_rate, config.lr_decay_fraction = 2e-4, 1 / 3
   for num_steps in (30, 150):  # the generator's run and the critic's, 5x longer
-    schedule = steps.create_learning_rate_fn(config, num_steps)
+    schedule = states.create_learning_rate_fn(config, num_steps)
     t = np.arange(num_steps + 1)
     expected = 2e-4 * np.clip((num_steps - t) / (num_steps / 3), 0.0, 1.0)
     np.testing.assert_allclose([schedule(s) for s in t], expected, rtol=1e-6, atol=1e-12)
   config.lr_decay_fraction = 0.0
-  assert float(steps.create_learning_rate_fn(config, 30)(29)) == 2e-4
+  assert float(states.create_learning_rate_fn(config, 30)(29)) == 2e-4
   config.lr_decay_fraction = 1.5
   with pytest.raises(ValueError, match="lr_decay_fraction"):
-    steps.create_learning_rate_fn(config, 30)
+    states.create_learning_rate_fn(config, 30)
 
 
 def test_a_critic_head_start_holds_the_generator_then_runs_its_schedule():
   config = tiny.get_config()
   config.learning_rate, config.lr_decay_fraction, config.num_train_steps = 2e-4, 0.5, 30
   config.critic_head_start = 10
-  schedule = steps.generator_learning_rate_fn(config)
+  schedule = states.generator_learning_rate_fn(config)
   t = np.arange(31)
   # Frozen for 10 steps; then 2e-4 for 10, decaying to 0 over the last 10.
   expected = np.where(t < 10, 0.0, 2e-4 * np.clip((30 - t) / 10, 0.0, 1.0))
   np.testing.assert_allclose([schedule(s) for s in t], expected, rtol=1e-6, atol=1e-12)
   # The critic's schedule is untouched by it.
-  assert float(steps.critic_learning_rate_fn(config)(0)) == pytest.approx(2e-4)
+  assert float(states.critic_learning_rate_fn(config)(0)) == pytest.approx(2e-4)
   config.critic_head_start = 30
   with pytest.raises(ValueError, match="critic_head_start"):
-    steps.generator_learning_rate_fn(config)
+    states.generator_learning_rate_fn(config)
 
 
 def test_a_critic_frozen_in_the_head_start_runs_its_schedule_after_it():
   config = tiny.get_config()
   config.learning_rate, config.lr_decay_fraction, config.num_train_steps = 2e-4, 0.5, 30
   config.n_critic, config.critic_head_start = 2, 10
-  assert float(steps.critic_learning_rate_fn(config)(0)) == pytest.approx(2e-4)
+  assert float(states.critic_learning_rate_fn(config)(0)) == pytest.approx(2e-4)
   config.critic_frozen_in_head_start = True
-  schedule = steps.critic_learning_rate_fn(config)
+  schedule = states.critic_learning_rate_fn(config)
   t = np.arange(61)  # critic updates: 2 a step
   # Frozen for 20 updates (10 steps); then 2e-4 for 20, decaying to 0 over
   # the last 20, ending with the run as the generator's schedule does.
@@ -212,7 +213,7 @@ def test_a_generator_warmup_ramps_its_rate_after_the_head_start():
   config = tiny.get_config()
   config.learning_rate, config.lr_decay_fraction, config.num_train_steps = 2e-4, 0.5, 30
   config.critic_head_start, config.generator_warmup_steps = 4, 8
-  schedule = steps.generator_learning_rate_fn(config)
+  schedule = states.generator_learning_rate_fn(config)
   t = np.arange(31)
   # 4 frozen steps; then 26 steps: a ramp over 8, 2e-4 until 13 of them have
   # passed, decaying to 0 over the last 13.
@@ -222,15 +223,15 @@ def test_a_generator_warmup_ramps_its_rate_after_the_head_start():
   np.testing.assert_allclose([schedule(s) for s in t], expected, rtol=1e-6, atol=1e-12)
   config.generator_warmup_steps = 27
   with pytest.raises(ValueError, match="generator_warmup_steps"):
-    steps.generator_learning_rate_fn(config)
+    states.generator_learning_rate_fn(config)
 
 
 def test_the_critic_follows_its_own_rate_when_one_is_set():
   config = tiny.get_config()
   config.learning_rate, config.lr_decay_fraction, config.num_train_steps = 2e-4, 0.5, 10
-  assert float(steps.critic_learning_rate_fn(config)(0)) == pytest.approx(2e-4)
+  assert float(states.critic_learning_rate_fn(config)(0)) == pytest.approx(2e-4)
   config.d_learning_rate = 8e-4
-  schedule = steps.critic_learning_rate_fn(config)
+  schedule = states.critic_learning_rate_fn(config)
   # n_critic · steps = 50 updates, the last 25 decaying from 8e-4 to 0.
   assert config.n_critic == 5
   assert float(schedule(0)) == pytest.approx(8e-4)
@@ -242,7 +243,7 @@ def _optional_term(field, weight, term, expected_fn, batch_seed, extra=lambda ba
   that its metric `term` appears only then, equals `expected_fn(edited,
   batch)` computed by hand, and adds weight × that to the total."""
   config = tiny.get_config()
-  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  g_state, d_state = states.create_train_states(config, jax.random.key(0))
   batch = jax.tree.map(lambda x: x[0], _batch(config, batch_seed))
   batch.update(extra(batch))
   loss = lambda cfg: steps.generator_loss(g_state.params, d_state.params, batch,
@@ -267,7 +268,7 @@ def test_paired_l1_enters_the_generator_objective_only_when_weighted():
 
 def test_paired_and_cycle_distances_follow_the_config():
   config = tiny.get_config()
-  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  g_state, d_state = states.create_train_states(config, jax.random.key(0))
   batch = jax.tree.map(lambda x: x[0], _batch(config, 2))
   batch["target_image"] = np.zeros_like(batch["image"])
   config.loss.paired_l1 = 1.0
@@ -295,7 +296,7 @@ def test_texture_tv_enters_the_dftnet_objective_only_when_weighted():
 def test_bfloat16_compute_trains_with_finite_losses_and_float32_state():
   config = tiny.get_config()
   config.model.dtype = "bfloat16"
-  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  g_state, d_state = states.create_train_states(config, jax.random.key(0))
   p_cycle = steps.parallel_cycle(config)
   for i in range(2):
     batches = _stacked([_batch(config, 10 * i + k) for k in range(config.n_critic)])
@@ -312,7 +313,7 @@ def test_bfloat16_compute_trains_with_finite_losses_and_float32_state():
 def _perturbed_states(config, seed=0):
   """Fresh states with every generator weight moved, so that the zero-init
   heads give a flow and an attention that vary."""
-  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  g_state, d_state = states.create_train_states(config, jax.random.key(0))
   rng = np.random.default_rng(seed)
   params = jax.tree.map(lambda x: np.asarray(x) + 0.2 * rng.normal(size=x.shape).astype(np.float32),
                         jax.device_get(g_state.params))
@@ -374,7 +375,7 @@ def test_ganimation_adds_its_mask_terms_of_both_passes():
 def test_an_unknown_regulariser_passes_value_is_named():
   config = tiny.get_config()
   config.loss.regulariser_passes = "cycle"
-  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  g_state, d_state = states.create_train_states(config, jax.random.key(0))
   batch = jax.tree.map(lambda x: x[0], _batch(config, 0))
   with pytest.raises(ValueError, match="regulariser_passes.*'cycle'"):
     steps.generator_loss(g_state.params, d_state.params, batch, g_apply=g_state.apply_fn,
@@ -383,9 +384,9 @@ def test_an_unknown_regulariser_passes_value_is_named():
 
 def _critic_update_with_sgd(config, monkeypatch, how):
   """One critic update (one device, SGD 0.1): its parameters and metrics."""
-  monkeypatch.setattr(steps, "create_optimizer", lambda config, learning_rate: optax.sgd(0.1))
+  monkeypatch.setattr(states, "create_optimizer", lambda config, learning_rate: optax.sgd(0.1))
   config.critic_update = how
-  g_state, d_state = steps.create_train_states(config, jax.random.key(0))
+  g_state, d_state = states.create_train_states(config, jax.random.key(0))
   batch = jax.tree.map(lambda x: x[0], _batch(config, 4))
   fake = np.asarray(g_state.apply_fn({"params": g_state.params}, batch["image"],
                                      batch["target_aus"]).image)
@@ -457,9 +458,9 @@ def test_the_au_heads_penalty_rides_with_the_gradient_penalty(monkeypatch, how):
 def test_ganimations_critic_schedule_counts_two_updates_a_step():
   config = tiny.get_config()
   config.num_train_steps, config.n_critic, config.lr_decay_fraction = 30, 5, 1 / 3
-  combined = steps.critic_learning_rate_fn(config)
+  combined = states.critic_learning_rate_fn(config)
   config.critic_update = "ganimation"
-  ganimation = steps.critic_learning_rate_fn(config)
+  ganimation = states.critic_learning_rate_fn(config)
   # Both decay to 0 at the end of the run, counted in their own updates.
   assert float(combined(150)) == 0.0 and float(ganimation(150)) > 0.0
   assert float(ganimation(300)) == 0.0

@@ -16,6 +16,7 @@ from configs import tiny
 from dftnet_jax import checkpoints
 from dftnet_jax import edit_suite
 from dftnet_jax import losses
+from dftnet_jax import states
 from dftnet_jax import steps
 from dftnet_jax import train
 
@@ -72,8 +73,8 @@ def test_a_resumed_run_ends_where_an_unbroken_one_does(straight, data_dir, tmp_p
 def test_restored_states_come_back_laid_out_like_fresh_ones(straight, data_dir, num_devices):
   """Also on another device count than the run that saved them (2)."""
   config = _config(data_dir)
-  init_key, key, _ = steps.run_keys(config)
-  fresh = steps.replicate(jax.device_get(steps.create_train_states(config, init_key)),
+  init_key, key, _ = states.run_keys(config)
+  fresh = states.replicate(jax.device_get(states.create_train_states(config, init_key)),
                           jax.local_devices()[:num_devices])
   manager = checkpoints.create_manager(straight[0], config, read_only=True)
   restored = checkpoints.restore_latest(manager, *fresh, key)
@@ -117,7 +118,7 @@ def test_summaries_images_and_config_are_written(straight, data_dir):
   for tag in terms + ["g_learning_rate", "d_learning_rate"]:
     assert sorted(scalars[tag]) == [1, 2, 3, 4], tag
   assert sorted(scalars["steps_per_s"]) == [2, 3, 4]  # the clock starts after step 1
-  g_learning_rate = steps.generator_learning_rate_fn(config)
+  g_learning_rate = states.generator_learning_rate_fn(config)
   assert np.isclose(scalars["g_learning_rate"][4], g_learning_rate(3))
   eval_scalars = _scalars(os.path.join(workdir, "eval"))
   for tag in (t for t in terms if not t.endswith("grad_norm")):
