@@ -1,5 +1,5 @@
-"""Editing a face in a photo: reading it, finding the face, pasting the edit
-back, and the command line.
+"""Editing a face in a photo: finding the face, pasting the edit back, and
+the command line.
 
     python -m dftnet_jax.photo --workdir=workdirs/synthetic --image=photo.jpg \\
         --expression=happy --out=out.png [--interpolate=0.5,0.75,1] [--grid=grid.png]
@@ -177,6 +177,7 @@ def main(argv: Sequence[str]) -> None:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   logs.quiet_libraries()
   _run()
+
 
 if __name__ == "__main__":
   _define_flags()
