@@ -112,6 +112,10 @@ def _shape_errors(config: ml_collections.ConfigDict, num_devices: int) -> list[s
     errors.append(
         f"config.model.image_size = {size} must be a multiple of 4 (the generator's two"
         f" downsamplings) and of 2**config.model.d_layers = {2 ** layers} (the critic's)")
+  flow_grid = config.model.get("flow_grid", 1)
+  if isinstance(flow_grid, int) and flow_grid > 0 and size % flow_grid:
+    errors.append(f"config.model.flow_grid = {flow_grid} must divide config.model.image_size ="
+                  f" {size} (the flow's blocks tile the image)")
   if config.batch_size % num_devices:
     errors.append(
         f"config.batch_size = {config.batch_size} must be a multiple of the {num_devices}"

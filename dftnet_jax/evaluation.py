@@ -269,7 +269,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   restored = restore_final(config, workdir)
   step, g_state, d_state = restored.step, restored.g_state, restored.d_state
   eval_key = states.run_keys(config)[2]
-  paired = "identity" in builder.info.features
+  paired = input_pipeline.is_paired(builder)
   test_batches = functools.partial(input_pipeline.split_batches, builder, config, split="test",
                                    seed=config.seed, features=("identity",) if paired else ())
   p_eval_step, p_sample_step = steps.parallel_eval_steps(config, g_state, d_state)

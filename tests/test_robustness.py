@@ -80,6 +80,7 @@ BAD_STARTS = [
     ({"critic_head_start": 4}, "config.critic_head_start must be in [0, num_train_steps = 4)"),
     ({"lr_decay_fraction": 1.5}, "config.lr_decay_fraction must be in [0, 1]"),
     ({"model.d_layers": 5}, "2**config.model.d_layers = 32"),
+    ({"model.flow_grid": 3}, "config.model.flow_grid = 3 must divide config.model.image_size"),
 ]
 
 
