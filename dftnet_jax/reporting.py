@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 import datetime
 import json
 import time
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from flax.training import train_state
 import jax
@@ -23,7 +23,11 @@ from dftnet_jax import edit_suite
 from dftnet_jax import figures
 from dftnet_jax import parallel
 from dftnet_jax import steps
-from dftnet_jax import summaries
+
+if TYPE_CHECKING:
+  # For the annotations only: `summaries` imports TensorFlow, which the
+  # screen's TensorFlow-free path (experiments/screen.py) must not need.
+  from dftnet_jax import summaries  # pylint: disable=g-bad-import-order
 
 
 def is_due(done: int, every: int, num_steps: int) -> bool:

@@ -240,6 +240,30 @@ EXPERIMENTS: dict[str, Experiment] = {
         "the AU pretraining instead of the head start"),
     "cycle_l2_head_start": Experiment("cycle_l2", {"critic_head_start": 200},
                                       "both: a squared cycle error and a critic head start"),
+    # Paper-size runs for a lent GPU (experiments/gpu_paper_size.sh).
+    "paper_widths": Experiment(
+        "head_start", {"model.g_width": 64, "model.g_res_blocks": 6, "model.d_width": 64,
+                       "batch_size": 25, "num_train_steps": 4000},
+        "the demo's recipe with the paper's networks and batch at the demo's 64 px: is the"
+        " demo's capacity what holds its GAN at a gain of ~0.12?"),
+    "batch_25_steps_4000": Experiment(
+        "head_start", {"batch_size": 25, "num_train_steps": 4000},
+        "the demo's networks with paper_widths' batch and length: is its gain the batch"
+        " and steps, not the widths?"),
+    "paper_g_steps_4000": Experiment(
+        "head_start", {"model.g_width": 64, "model.g_res_blocks": 6, "num_train_steps": 4000},
+        "the paper's generator alone (the demo's critic and batch), 4,000 steps: is its gain"
+        " the generator's capacity?"),
+    "supervised_l2_paper_widths": Experiment(
+        "supervised_fast_l2", {"model.g_width": 64, "model.g_res_blocks": 6,
+                               "batch_size": 25, "num_train_steps": 4000},
+        "the paired L2 ceiling of the paper's generator and batch at 64 px, 4,000 steps:"
+        " what the architecture reaches at scale when shown the answer"),
+    "paper128": Experiment(
+        "paper_widths", {"model.image_size": 128, "model.d_layers": 6,
+                         "dataset_config.resolution": 128, "num_train_steps": 3000},
+        "the paper's size (128 px, its networks and batch) with the demo's recipe on 4,000"
+        " synthetic faces: does the GAN edit at scale?"),
     "cycle_1": Experiment("residual_tv_resize", {"loss.cycle": 1.0},
                           "a weaker cycle term (not editing cycles perfectly): does it hold the"
                           " edit back?"),

@@ -1,6 +1,8 @@
 """experiments/screen.py: configs by experiment, a run's record, the gather."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -21,6 +23,12 @@ def test_config_of_applies_the_experiments_overrides_seed_and_steps():
       assert node == value, field
   assert config.seed == 7 and config.num_train_steps == 12
   assert screen.config_of("baseline", 0).num_train_steps == 1500
+
+
+def test_a_shortened_run_keeps_its_head_start_inside_it():
+  assert screen.config_of("head_start", 0).critic_head_start == 200
+  assert screen.config_of("head_start", 0, num_steps=6).critic_head_start == 3
+  assert screen.config_of("head_start", 0, num_steps=1000).critic_head_start == 200
 
 
 def test_a_screened_run_records_its_curve_and_the_gather_keeps_its_outputs(
@@ -53,6 +61,39 @@ def test_a_screened_run_records_its_curve_and_the_gather_keeps_its_outputs(
   np.savez(path, images=data.images[:8], aus=data.aus[:8], identities=data.identities[:8])
   with pytest.raises(ValueError, match="faces.npz holds 8 faces"):
     screen.train_one("tiny", 0, str(out), path, eval_every=2, num_steps=4)
+
+
+# A screened run in a process where TensorFlow and TFDS cannot be imported
+# (`None` in sys.modules), as on the lent GPU machine.
+_BLOCKED_RUN = """
+import sys
+for name in ("tensorflow", "tensorflow_datasets"):
+  sys.modules[name] = None
+import numpy as np
+from configs import tiny
+from dftnet_jax import array_pipeline
+from experiments import screen
+
+def tiny_config(name, seed, num_steps=None):
+  config = tiny.get_config()
+  config.seed, config.num_train_steps, config.suite_faces = seed, num_steps, 2
+  config.dataset_config.num_train = 16
+  return config
+
+screen.config_of = tiny_config
+data = array_pipeline.draw_split("train", 16, 16)
+np.savez(sys.argv[1] + "/faces.npz", images=data.images, aus=data.aus,
+         identities=data.identities)
+screen.train_one("tiny", 0, sys.argv[1], sys.argv[1] + "/faces.npz", eval_every=2,
+                 num_steps=2)
+"""
+
+
+def test_a_screened_run_needs_no_tensorflow(tmp_path):
+  done = subprocess.run([sys.executable, "-c", _BLOCKED_RUN, str(tmp_path)],
+                        capture_output=True, text=True, check=False, cwd=learning.REPO)
+  assert done.returncode == 0, done.stderr[-3000:]
+  assert '"step": 2' in (tmp_path / "screen.jsonl").read_text()
 
 
 def test_the_table_has_a_row_per_run_and_says_where_the_budget_stopped_one(tmp_path):
