@@ -22,7 +22,8 @@ import jax.numpy as jnp
 from benchmarks.jsonl import emit  # pylint: disable=unused-import (benchmarks call common.emit)
 from dftnet_jax import allocator
 from dftnet_jax import aus
-from dftnet_jax import conv
+from dftnet_jax import layers
+from dftnet_jax.cpu_conv import convolve
 
 
 def parse_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
@@ -69,7 +70,7 @@ def peak_gflops(repeats: int = 5) -> dict[str, float]:
   t_mm = time_fn(lambda: matmul(a), repeats=repeats)["min"]
   x = jax.random.normal(jax.random.key(1), (16, 32, 32, 256))
   w = jax.random.normal(jax.random.key(2), (3, 3, 256, 256)) * 0.02
-  conv_fn = jax.jit(lambda x, w: conv.conv2d(x, w, padding=1))
+  conv_fn = jax.jit(lambda x, w: convolve.conv2d(x, w, padding=1))
   t_conv = time_fn(lambda: conv_fn(x, w), repeats=repeats)["min"]
   conv_flops = 2 * 16 * 32 * 32 * 9 * 256 * 256
   return {"matmul_gflops": 2 * n ** 3 / t_mm / 1e9, "conv_gflops": conv_flops / t_conv / 1e9}
@@ -110,9 +111,9 @@ def conv_layers(module: nn.Module, *inputs: jax.ShapeDtypeStruct) -> list[LayerC
 
   def record(next_fun, args, kwargs, context):
     mod = context.module
-    if context.method_name == "__call__" and isinstance(mod, (conv.Conv, conv.ConvTranspose2x)):
+    if context.method_name == "__call__" and isinstance(mod, (layers.Conv, layers.ConvTranspose2x)):
       x = args[0]
-      transposed = isinstance(mod, conv.ConvTranspose2x)
+      transposed = isinstance(mod, layers.ConvTranspose2x)
       calls.append(LayerCall(
           module="/".join(mod.path), kind="conv_transpose2x" if transposed else "conv",
           in_shape=tuple(x.shape[1:]), features=mod.features,

@@ -3,7 +3,7 @@
 Usage: python -m benchmarks.conv_layers [--batch 16] [--configs default,synthetic]
 
 For every distinct convolution of the paper's G and D (and of the CPU demo
-size), and every formulation in dftnet_jax.conv, times at batch 16:
+size), and every formulation in dftnet_jax.cpu_conv, times at batch 16:
   fwd    the layer's output
   igrad  the gradient w.r.t. its input (backprop into earlier layers)
   wgrad  the gradient w.r.t. its kernel
@@ -26,10 +26,12 @@ import jax.numpy as jnp
 import ml_collections
 
 from benchmarks import common
-from dftnet_jax import conv
+from dftnet_jax import layers
+from dftnet_jax.cpu_conv import convolve
+from dftnet_jax.cpu_conv import policy
 from dftnet_jax import models
 
-FORMULATIONS = conv.IMPLS[1:]
+FORMULATIONS = policy.IMPLS[1:]
 N_CRITIC = 5
 # Times per cycle each measure runs, per network. A D step: G forward (fake),
 # D forward on real, fake and interpolate, weight and input gradients of two
@@ -45,8 +47,8 @@ CYCLE_WEIGHTS = {
 def layer_fn(layer: common.LayerCall, impl: str):
   """f(x, w) as the network runs the layer (constant channels set to 0.5)."""
   if layer.kind == "conv_transpose2x":
-    return lambda x, w: conv.conv_transpose2x(x, w, impl=impl)
-  module = conv.Conv(layer.features, layer.kernel_size, stride=layer.stride,
+    return lambda x, w: convolve.conv_transpose2x(x, w, impl=impl)
+  module = layers.Conv(layer.features, layer.kernel_size, stride=layer.stride,
                      padding=layer.padding, impl=impl)
 
   def f(x, w):

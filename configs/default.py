@@ -29,7 +29,7 @@ def get_model_config() -> ml_collections.ConfigDict:
   model.d_kernel_init = "gan"
   # Stride-2 discriminator layers; the critic map is image_size / 2**d_layers.
   model.d_layers = 6
-  # Convolution formulation, one of dftnet_jax.conv.IMPLS: 'auto' picks native
+  # Convolution formulation, one of dftnet_jax.cpu_conv.policy.IMPLS: 'auto' picks native
   # convs on GPU/TPU and the fastest measured formulation per layer on CPU.
   # Parameters are identical across formulations, so checkpoints move freely.
   model.conv_impl = "auto"

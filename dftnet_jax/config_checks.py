@@ -17,12 +17,12 @@ import ml_collections
 import tensorflow_datasets as tfds
 
 from dftnet_jax import aus as aus_lib
-from dftnet_jax import conv
 from dftnet_jax import losses
 from dftnet_jax import models
 from dftnet_jax import parallel
 from dftnet_jax import states
 from dftnet_jax import steps
+from dftnet_jax.cpu_conv import policy
 
 
 class ConfigError(ValueError):
@@ -49,7 +49,7 @@ _CHOICES: Mapping[str, Sequence[str]] = {
     "model.upsampling": models.UPSAMPLINGS,
     "model.au_conditioning": models.AU_CONDITIONINGS,
     "model.d_kernel_init": tuple(models.CRITIC_INITS),
-    "model.conv_impl": conv.IMPLS,
+    "model.conv_impl": policy.IMPLS,
     "model.dtype": ("float32", "bfloat16"),
     "loss.au_mse": steps.AU_MSES,
     "loss.gp_reduction": losses.REDUCTIONS,

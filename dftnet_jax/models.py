@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 import functools
-from typing import NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 import flax.linen as nn
 import jax
@@ -20,8 +20,9 @@ import jax.numpy as jnp
 import ml_collections
 
 from dftnet_jax import aus as aus_lib
+from dftnet_jax import layers
 from dftnet_jax import warp as warp_lib
-from dftnet_jax.conv import Conv, ConvTranspose2x, default_kernel_init, resolve_impl
+from dftnet_jax.cpu_conv import policy
 
 VARIANTS: tuple[str, ...] = ("dftnet", "ganimation", "warp_only")
 # How the decoders double the resolution: 'transpose' (4×4 stride-2
@@ -39,8 +40,12 @@ AU_CONDITIONINGS: tuple[str, ...] = ("input", "film")
 # because the demo's critic alone explains ~1% of the AUs' variance after
 # 1,000 updates; 'he' changes where it starts, not its pace (17% at 1,500
 # updates either way: experiments/LEARNING.md, session 6).
+# A layer class or a partial of one (flax examples' convention): the
+# generator's parts take their convolutions from the top, which picks the
+# formulation (`dftnet_jax.cpu_conv`) and the dtype once.
+ModuleDef = Any
 CRITIC_INITS: dict[str, nn.initializers.Initializer] = {
-    "gan": default_kernel_init, "he": nn.initializers.he_normal()}
+    "gan": layers.default_kernel_init, "he": nn.initializers.he_normal()}
 
 
 class GeneratorOutput(NamedTuple):
@@ -94,14 +99,12 @@ def _norm_relu(x: jax.Array, aus: jax.Array | None = None) -> jax.Array:
 class ResidualBlock(nn.Module):
   """conv3×3-IN-ReLU-conv3×3-IN plus the identity (GANimation)."""
   features: int
-  conv_impl: str = "auto"
-  dtype: str = "float32"
+  conv: ModuleDef = layers.Conv
 
   @nn.compact
   def __call__(self, x: jax.Array, aus: jax.Array | None = None) -> jax.Array:
     """`aus`: FiLM-condition the norms on them (`_instance_norm`)."""
-    conv = functools.partial(Conv, self.features, 3, padding=1, impl=self.conv_impl,
-                             dtype=self.dtype)
+    conv = functools.partial(self.conv, self.features, 3, padding=1)
     y = _norm_relu(conv()(x), aus)
     y = _instance_norm(conv()(y), aus)
     return x + y
@@ -115,14 +118,13 @@ class Encoder(nn.Module):
   """
   width: int = 64
   num_res_blocks: int = 6
-  conv_impl: str = "auto"
-  dtype: str = "float32"
+  conv: ModuleDef = layers.Conv
   film: bool = False
 
   @nn.compact
   def __call__(self, image: jax.Array, target_aus: jax.Array
                ) -> tuple[jax.Array, tuple[jax.Array, jax.Array]]:
-    conv = functools.partial(Conv, impl=self.conv_impl, dtype=self.dtype)
+    conv = self.conv
     aus = target_aus if self.film else None
     # The AUs enter as constant maps concatenated to the image; `Conv` takes
     # them as constant channels, which is the same function, cheaper.
@@ -130,7 +132,7 @@ class Encoder(nn.Module):
     half = _norm_relu(conv(2 * self.width, 4, stride=2, padding=1)(full), aus)
     x = _norm_relu(conv(4 * self.width, 4, stride=2, padding=1)(half), aus)
     for _ in range(self.num_res_blocks):
-      x = ResidualBlock(4 * self.width, self.conv_impl, self.dtype)(x, aus)
+      x = ResidualBlock(4 * self.width, self.conv)(x, aus)
     return x, (full, half)
 
 
@@ -166,18 +168,18 @@ class Decoder(nn.Module):
   skips: bool = False
   zero_init_heads: bool = False
   upsampling: str = "transpose"
-  conv_impl: str = "auto"
-  dtype: str = "float32"
+  conv: ModuleDef = layers.Conv
+  conv_transpose: ModuleDef = layers.ConvTranspose2x
 
   @nn.compact
   def __call__(self, latent: jax.Array, skip_features: tuple[jax.Array, jax.Array],
                aus: jax.Array | None = None) -> list[jax.Array]:
     """`aus`: FiLM-condition the norms on them (`_instance_norm`)."""
-    conv = functools.partial(Conv, impl=self.conv_impl, dtype=self.dtype)
+    conv = self.conv
     x = latent
     for features, skip in zip((2 * self.width, self.width), reversed(skip_features)):
       if self.upsampling == "transpose":
-        x = ConvTranspose2x(features, impl=self.conv_impl, dtype=self.dtype)(x)
+        x = self.conv_transpose(features)(x)
       elif self.upsampling == "resize":
         x = conv(features, 3, padding=1)(upsample_nearest(x))
       else:
@@ -186,7 +188,7 @@ class Decoder(nn.Module):
       if self.skips:
         x = jnp.concatenate([x, skip], axis=-1)
         x = _norm_relu(conv(features, 3, padding=1)(x), aus)
-    head_init = nn.initializers.zeros if self.zero_init_heads else default_kernel_init
+    head_init = nn.initializers.zeros if self.zero_init_heads else layers.default_kernel_init
     # The heads (flow, attention, texture) and all that follows are float32.
     y = conv(sum(h.channels for h in self.heads), 7, padding=3,
              kernel_init=head_init)(x).astype(jnp.float32)
@@ -208,7 +210,7 @@ class Generator(nn.Module):
       A·X + (1 − A)·C), or 'warp_only' (flow decoder only, output warp(X, Φ)).
     width: channels after the first conv; doubles at each downsampling.
     num_res_blocks: residual blocks at the bottleneck.
-    conv_impl: convolution formulation (see `dftnet_jax.conv`).
+    conv_impl: convolution formulation (`dftnet_jax.cpu_conv`).
     dtype: the convolutions' compute dtype ('float32' or 'bfloat16');
       parameters, the warp and the composition stay float32.
     upsampling: the decoders' ×2 upsampling, one of `UPSAMPLINGS`.
@@ -245,11 +247,15 @@ class Generator(nn.Module):
       raise ValueError(f"flow_grid must be a positive divisor of the image sides"
                        f" {image.shape[1]}×{image.shape[2]}, got {self.flow_grid}")
     film = self.au_conditioning == "film"
-    latent, skips = Encoder(self.width, self.num_res_blocks, self.conv_impl, self.dtype,
-                            film=film, name="encoder")(image, target_aus)
+    # The formulation and dtype are chosen here, once; the parts take layers.
+    conv = functools.partial(layers.Conv, impl=self.conv_impl, dtype=self.dtype)
+    conv_transpose = functools.partial(layers.ConvTranspose2x, impl=self.conv_impl,
+                                       dtype=self.dtype)
+    latent, skips = Encoder(self.width, self.num_res_blocks, conv, film=film,
+                            name="encoder")(image, target_aus)
     decode = lambda decoder: decoder(latent, skips, target_aus if film else None)
-    decoder = functools.partial(Decoder, self.width, upsampling=self.upsampling,
-                                conv_impl=self.conv_impl, dtype=self.dtype)
+    decoder = functools.partial(Decoder, self.width, upsampling=self.upsampling, conv=conv,
+                                conv_transpose=conv_transpose)
     if self.variant == "ganimation":
       colour, attention = decode(decoder((_COLOUR, _ATTENTION), name="decoder"))
       return GeneratorOutput(compose(image, colour, attention), image, colour, attention, None)
@@ -315,7 +321,7 @@ class Discriminator(nn.Module):
   Attributes:
     width: channels of the first conv; doubles at each layer.
     num_layers: stride-2 convs; the critic map is H/2^n × W/2^n.
-    conv_impl: convolution formulation (see `dftnet_jax.conv`).
+    conv_impl: convolution formulation (`dftnet_jax.cpu_conv`).
     dtype: the convolutions' compute dtype; both heads return float32.
     kernel_init: one of `CRITIC_INITS`.
   """
@@ -342,7 +348,8 @@ class Discriminator(nn.Module):
     if self.kernel_init not in CRITIC_INITS:
       raise ValueError(f"unknown critic kernel_init {self.kernel_init!r}; expected one of"
                        f" {tuple(CRITIC_INITS)}")
-    conv = functools.partial(Conv, impl=resolve_impl(self.conv_impl, twice_differentiated=True),
+    conv = functools.partial(layers.Conv,
+                             impl=policy.resolve_impl(self.conv_impl, twice_differentiated=True),
                              dtype=self.dtype, kernel_init=CRITIC_INITS[self.kernel_init])
     x = image
     for k in range(self.num_layers):

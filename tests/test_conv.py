@@ -1,4 +1,4 @@
-"""Tests for dftnet_jax.conv: every reformulation equals the plain convolution.
+"""Tests for dftnet_jax.layers and dftnet_jax.cpu_conv: every reformulation equals the plain convolution.
 
 References are independent of the code under test: `lax.conv_general_dilated`
 with explicit padding and `lax.conv_transpose`, checked in turn against numpy
@@ -15,7 +15,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from dftnet_jax import conv
+from dftnet_jax import layers
+from dftnet_jax.cpu_conv import convolve
+from dftnet_jax.cpu_conv import im2col
+from dftnet_jax.cpu_conv import policy
+from dftnet_jax.cpu_conv import space_to_depth as s2d
+from dftnet_jax.cpu_conv import winograd
 
 DIMS = ("NHWC", "HWIO", "NHWC")
 IMPLS = ("s2d", "im2col", "banded", "winograd")
@@ -84,7 +89,7 @@ def _numpy_conv(x, kernel, stride, padding):
 
 
 def _numpy_conv_transpose(x, kernel):
-  """conv.py's definition: output pixel o receives x[i]·kernel[o + 1 - 2i]."""
+  """`layers`' definition: output pixel o receives x[i]·kernel[o + 1 - 2i]."""
   x, kernel = np.asarray(x, np.float64), np.asarray(kernel, np.float64)
   batch, height, width, _ = x.shape
   out = np.zeros((batch, 2 * height, 2 * width, kernel.shape[3]))
@@ -129,7 +134,7 @@ def _conv_results(case, impl):
   if impl == "reference":
     f = lambda a, w: _reference_conv(a, w, stride, padding)
   else:
-    f = lambda a, w: conv.conv2d(a, w, stride=stride, padding=padding, impl=impl)
+    f = lambda a, w: convolve.conv2d(a, w, stride=stride, padding=padding, impl=impl)
   out_shape = jax.eval_shape(f, x, kernel).shape
   return jax.jit(functools.partial(_everything, f))(
       x, kernel, _normal(out_shape, 4), _normal(out_shape, 5))
@@ -142,7 +147,7 @@ def _up_results(case, impl):
   if impl == "reference":
     f = _reference_conv_transpose
   else:
-    f = lambda a, w: conv.conv_transpose2x(a, w, impl=impl)
+    f = lambda a, w: convolve.conv_transpose2x(a, w, impl=impl)
   out_shape = (x.shape[0], 2 * x.shape[1], 2 * x.shape[2], kernel.shape[3])
   return jax.jit(functools.partial(_everything, f))(
       x, kernel, _normal(out_shape, 6), _normal(out_shape, 7))
@@ -157,7 +162,7 @@ def test_reference_conv_matches_numpy_loop():
 
 
 def test_reference_conv_transpose_matches_numpy_loop():
-  """The lax.conv_transpose mapping agrees with conv.py's definition."""
+  """The lax.conv_transpose mapping agrees with `layers`' definition."""
   for case in UP_CASES:
     x, kernel = _up_inputs(case)
     _assert_close(_reference_conv_transpose(x, kernel), _numpy_conv_transpose(x, kernel))
@@ -168,7 +173,7 @@ def test_reference_conv_transpose_matches_numpy_loop():
 def test_conv2d_matches_numpy_loop(case, impl):
   """Small cases against the float64 loop, for every formulation incl. native."""
   x, kernel, stride, padding = _conv_inputs(case)
-  _assert_close(conv.conv2d(x, kernel, stride=stride, padding=padding, impl=impl),
+  _assert_close(convolve.conv2d(x, kernel, stride=stride, padding=padding, impl=impl),
                 _numpy_conv(x, kernel, stride, padding), RTOL.get(impl, 1e-5))
 
 
@@ -239,7 +244,7 @@ def _numpy_space_to_depth(x, block):
 def test_space_to_depth(block, shape):
   """Channel order (row, col, c), as the loop builds it."""
   x = _normal(shape, 8)
-  np.testing.assert_array_equal(conv.space_to_depth(x, block), _numpy_space_to_depth(x, block))
+  np.testing.assert_array_equal(s2d.space_to_depth(x, block), _numpy_space_to_depth(x, block))
 
 
 # (kernel, stride, padding, use_bias, spatial size, C_in, C_out) for the modules.
@@ -261,10 +266,10 @@ def test_conv_module_is_formulation_independent(case):
   """
   k, stride, padding, use_bias, size, c_in, c_out = case
   x = _normal((2, size, size, c_in), 10)
-  layers = {impl: conv.Conv(c_out, k, stride=stride, padding=padding, use_bias=use_bias,
-                            impl=impl) for impl in conv.IMPLS}
+  by_impl = {impl: layers.Conv(c_out, k, stride=stride, padding=padding, use_bias=use_bias,
+                              impl=impl) for impl in policy.IMPLS}
   shapes = {impl: jax.tree.map(lambda a: a.shape, jax.eval_shape(layer.init, jax.random.key(0), x))
-            for impl, layer in layers.items()}
+            for impl, layer in by_impl.items()}
   expected_shapes = {"params": {"kernel": (k, k, c_in, c_out)}}
   if use_bias:
     expected_shapes["params"]["bias"] = (c_out,)
@@ -276,7 +281,7 @@ def test_conv_module_is_formulation_independent(case):
   expected = _reference_conv(x, params["params"]["kernel"], stride, padding)
   if use_bias:
     expected = expected + params["params"]["bias"]
-  for impl, layer in layers.items():
+  for impl, layer in by_impl.items():
     _assert_close(layer.apply(params, x), expected, RTOL.get(impl, 1e-5))
 
 
@@ -285,16 +290,16 @@ def test_conv_transpose_module_is_formulation_independent():
   x = _normal((2, 3, 5, 7), 13)
   kernel = _normal((4, 4, 7, 3), 14)
   expected = _numpy_conv_transpose(x, kernel)
-  for impl in conv.IMPLS:
-    layer = conv.ConvTranspose2x(3, impl=impl)
+  for impl in policy.IMPLS:
+    layer = layers.ConvTranspose2x(3, impl=impl)
     shapes = jax.tree.map(lambda a: a.shape, jax.eval_shape(layer.init, jax.random.key(0), x))
     assert shapes == {"params": {"kernel": (4, 4, 7, 3)}}
     _assert_close(layer.apply({"params": {"kernel": kernel}}, x), expected, RTOL.get(impl, 1e-5))
 
 
 @pytest.mark.parametrize("layer, x_shape", [
-    (conv.Conv(64, 7, padding=3), (1, 8, 8, 20)),
-    (conv.ConvTranspose2x(64), (1, 4, 4, 32)),
+    (layers.Conv(64, 7, padding=3), (1, 8, 8, 20)),
+    (layers.ConvTranspose2x(64), (1, 4, 4, 32)),
 ], ids=["conv", "conv_transpose"])
 def test_init_is_normal_002(layer, x_shape):
   """Kernels start from GANimation's N(0, 0.02) (DESIGN §2)."""
@@ -307,37 +312,37 @@ def test_init_is_normal_002(layer, x_shape):
 @pytest.mark.parametrize("impl", ("native",) + IMPLS)
 def test_resolve_impl_passes_explicit_choices_through(impl):
   """An explicit formulation is used as given, for plain and transposed layers."""
-  assert conv.resolve_impl(impl) == impl
-  assert conv.resolve_impl(impl, transposed=True) == impl
+  assert policy.resolve_impl(impl) == impl
+  assert policy.resolve_impl(impl, transposed=True) == impl
 
 
 def test_resolve_impl_auto_picks_a_real_formulation():
   """'auto' becomes one of the concrete formulations."""
   for kwargs in ({}, {"transposed": True}, {"twice_differentiated": True}):
-    assert conv.resolve_impl("auto", **kwargs) in ("native",) + IMPLS
+    assert policy.resolve_impl("auto", **kwargs) in ("native",) + IMPLS
 
 
 @pytest.mark.parametrize("kernel, stride, padding", [(3, 1, 1), (7, 1, 3), (4, 2, 1)])
 def test_banded_weight_gradient_over_many_bands(monkeypatch, kernel, stride, padding):
   """With bands of one or two rows, the banded weight gradient still sums
   every row of every example: it equals the reference conv's."""
-  monkeypatch.setattr(conv, "_PATCH_BAND_BYTES", 1)
+  monkeypatch.setattr(im2col, "_PATCH_BAND_BYTES", 1)
   x = _normal((3, 10, 10, 5), 20)
   w = _normal((kernel, kernel, 5, 6), 21)
   out = _reference_conv(x, w, stride, padding)
   g = _normal(out.shape, 22)
   expected = jax.vjp(lambda w_: _reference_conv(x, w_, stride, padding), w)[1](g)[0]
-  got = jax.vjp(lambda w_: conv.conv2d(x, w_, stride=stride, padding=padding, impl="banded"),
+  got = jax.vjp(lambda w_: convolve.conv2d(x, w_, stride=stride, padding=padding, impl="banded"),
                 w)[1](g)[0]
   _assert_close(got, expected)
 
 
-@pytest.mark.parametrize("kernel_size", sorted(conv.WINOGRAD_KERNELS))
+@pytest.mark.parametrize("kernel_size", sorted(winograd.WINOGRAD_KERNELS))
 def test_winograd_transforms_are_exact(kernel_size):
   """In float64, Aᵀ[(G g) ⊙ (Bᵀ d)] is the 1-D correlation of every input
   tile d with every kernel g (checked on the bases: the map is bilinear), so
   the 2-D nesting computes the convolution exactly."""
-  f = conv.WINOGRAD_KERNELS[kernel_size]
+  f = winograd.WINOGRAD_KERNELS[kernel_size]
   m, alpha = f.at.shape
   for j in range(alpha):
     for k in range(kernel_size):
@@ -353,7 +358,7 @@ WINOGRAD_CASES = [(2, 8, 8, 3, 4, 1), (1, 10, 7, 5, 6, 1), (3, 1, 1, 4, 2, 1), (
                   (1, 13, 5, 8, 3, 1)]
 
 
-@pytest.mark.parametrize("kernel_size", sorted(conv.WINOGRAD_KERNELS))
+@pytest.mark.parametrize("kernel_size", sorted(winograd.WINOGRAD_KERNELS))
 @pytest.mark.parametrize("case", WINOGRAD_CASES, ids=lambda c: "{}x{}x{}_p{}".format(*c[1:4], c[5]))
 def test_winograd_matches_numpy_loop(case, kernel_size):
   """Winograd with partial tiles at the bottom and right edges equals the
@@ -362,11 +367,11 @@ def test_winograd_matches_numpy_loop(case, kernel_size):
   batch, height, width, c_in, c_out, padding = case
   x = _normal((batch, height, width, c_in), 30)
   kernel = _normal((kernel_size, kernel_size, c_in, c_out), 31)
-  got = conv.conv2d(x, kernel, padding=padding, impl="winograd")
+  got = convolve.conv2d(x, kernel, padding=padding, impl="winograd")
   _assert_close(got, _numpy_conv(x, kernel, 1, padding), RTOL["winograd"])
   g = _normal(got.shape, 32)
   want_grads = jax.vjp(lambda a, w: _reference_conv(a, w, 1, padding), x, kernel)[1](g)
-  got_grads = jax.vjp(lambda a, w: conv.conv2d(a, w, padding=padding, impl="winograd"),
+  got_grads = jax.vjp(lambda a, w: convolve.conv2d(a, w, padding=padding, impl="winograd"),
                       x, kernel)[1](g)
   for got_grad, want_grad in zip(got_grads, want_grads):
     _assert_close(got_grad, want_grad, RTOL["winograd"])
@@ -378,7 +383,7 @@ def test_winograd_rounding_at_network_scale():
   x = np.abs(_normal((1, 12, 12, 256), 33))  # post-ReLU activations
   kernel = _normal((3, 3, 256, 8), 34) * 0.02
   expected = _numpy_conv(x, kernel, 1, 1)
-  got = np.asarray(conv.conv2d(x, kernel, padding=1, impl="winograd"), np.float64)
+  got = np.asarray(convolve.conv2d(x, kernel, padding=1, impl="winograd"), np.float64)
   assert np.abs(got - expected).max() < 2e-5 * np.abs(expected).max()
 
 
@@ -401,7 +406,7 @@ def test_constant_channels_equal_concatenated_maps(case):
     maps = jnp.broadcast_to(values[:, None, None, :], (2, height, width, 5))
     return _reference_conv(jnp.concatenate([x, maps], axis=-1), kernel, stride, padding)
 
-  layer = conv.Conv(4, k, stride=stride, padding=padding, impl="native")
+  layer = layers.Conv(4, k, stride=stride, padding=padding, impl="native")
   assert jax.eval_shape(layer.init, jax.random.key(0), x, values)["params"]["kernel"].shape == (
       k, k, 8, 4)
   got_fn = lambda x, values, kernel: layer.apply({"params": {"kernel": kernel}}, x, values)
@@ -420,25 +425,25 @@ def test_unknown_impl_raises():
   """Misspelt formulations raise ValueError naming the bad value, everywhere."""
   x = jnp.zeros((1, 4, 4, 2))
   with pytest.raises(ValueError, match="fast"):
-    conv.resolve_impl("fast")
+    policy.resolve_impl("fast")
   with pytest.raises(ValueError, match="fast"):
-    conv.conv2d(x, jnp.zeros((3, 3, 2, 2)), padding=1, impl="fast")
+    convolve.conv2d(x, jnp.zeros((3, 3, 2, 2)), padding=1, impl="fast")
   with pytest.raises(ValueError, match="fast"):
-    conv.conv_transpose2x(x, jnp.zeros((4, 4, 2, 2)), impl="fast")
+    convolve.conv_transpose2x(x, jnp.zeros((4, 4, 2, 2)), impl="fast")
   with pytest.raises(ValueError, match="fast"):
-    conv.Conv(2, 3, impl="fast").init(jax.random.key(0), x)
+    layers.Conv(2, 3, impl="fast").init(jax.random.key(0), x)
 
 
 def test_conv_transpose_needs_a_4x4_kernel():
   """Only the 4×4 stride-2 padding-1 transposed conv is implemented; others raise."""
   with pytest.raises(ValueError, match="4, 4"):
-    conv.conv_transpose2x(jnp.zeros((1, 3, 3, 2)), jnp.zeros((3, 3, 2, 2)))
+    convolve.conv_transpose2x(jnp.zeros((1, 3, 3, 2)), jnp.zeros((3, 3, 2, 2)))
 
 
 def test_module_is_linen():
   """The layers are ordinary linen modules (they compose inside nn.Sequential)."""
-  model = nn.Sequential([conv.Conv(3, 4, stride=2, padding=1, impl="im2col"),
-                         conv.ConvTranspose2x(2, impl="s2d")])
+  model = nn.Sequential([layers.Conv(3, 4, stride=2, padding=1, impl="im2col"),
+                         layers.ConvTranspose2x(2, impl="s2d")])
   x = _normal((1, 6, 6, 2), 15)
   shapes = jax.tree.map(lambda a: a.shape, jax.eval_shape(model.init, jax.random.key(1), x))
   assert shapes == {"params": {"layers_0": {"kernel": (4, 4, 2, 3)},
@@ -450,24 +455,24 @@ def test_module_is_linen():
 
 
 def test_resolve_impl_auto_rule_on_cpu():
-  """The measured CPU choices (conv.resolve_impl's docstring): im2col for the
+  """The measured CPU choices (policy.resolve_impl's docstring): im2col for the
   twice-differentiated critic, Winograd for large 3×3 and transposed convs
   up to 64 MB of input per batch and in float32, else banded,
   native for strided and small ones."""
   assert jax.default_backend() == "cpu"
-  assert conv.resolve_impl("auto", twice_differentiated=True, stride=2) == "im2col"
+  assert policy.resolve_impl("auto", twice_differentiated=True, stride=2) == "im2col"
   up = dict(transposed=True, gflop_per_example=1.07, input_bytes=16 << 20)  # batch 16, 32²×256
-  assert conv.resolve_impl("auto", **up) == "winograd"
-  assert conv.resolve_impl("auto", **{**up, "input_bytes": 128 << 20}) == "banded"
-  assert conv.resolve_impl("auto", **up, dtype="bfloat16") == "banded"
-  assert conv.resolve_impl("auto", **{**up, "gflop_per_example": 0.05}) == "banded"
-  assert conv.resolve_impl("auto", stride=2, gflop_per_example=5.0) == "native"
-  assert conv.resolve_impl("auto", gflop_per_example=1.2) == "banded"
-  assert conv.resolve_impl("auto", gflop_per_example=0.1) == "native"
+  assert policy.resolve_impl("auto", **up) == "winograd"
+  assert policy.resolve_impl("auto", **{**up, "input_bytes": 128 << 20}) == "banded"
+  assert policy.resolve_impl("auto", **up, dtype="bfloat16") == "banded"
+  assert policy.resolve_impl("auto", **{**up, "gflop_per_example": 0.05}) == "banded"
+  assert policy.resolve_impl("auto", stride=2, gflop_per_example=5.0) == "native"
+  assert policy.resolve_impl("auto", gflop_per_example=1.2) == "banded"
+  assert policy.resolve_impl("auto", gflop_per_example=0.1) == "native"
   # The bottleneck's 3×3 convs (batch 16 × 32² × 256 float32: 16 MB).
   res_block = dict(kernel_size=3, gflop_per_example=1.2, input_bytes=16 << 20)
-  assert conv.resolve_impl("auto", **res_block) == "winograd"
-  assert conv.resolve_impl("auto", **{**res_block, "input_bytes": 128 << 20}) == "banded"
-  assert conv.resolve_impl("auto", **res_block, dtype="bfloat16") == "banded"
-  assert conv.resolve_impl("auto", **{**res_block, "kernel_size": 7}) == "banded"
-  assert conv.resolve_impl("auto", **{**res_block, "gflop_per_example": 0.1}) == "native"
+  assert policy.resolve_impl("auto", **res_block) == "winograd"
+  assert policy.resolve_impl("auto", **{**res_block, "input_bytes": 128 << 20}) == "banded"
+  assert policy.resolve_impl("auto", **res_block, dtype="bfloat16") == "banded"
+  assert policy.resolve_impl("auto", **{**res_block, "kernel_size": 7}) == "banded"
+  assert policy.resolve_impl("auto", **{**res_block, "gflop_per_example": 0.1}) == "native"

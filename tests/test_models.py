@@ -15,12 +15,15 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from dftnet_jax import layers
 from dftnet_jax import models
 from dftnet_jax import warp as warp_lib
 
 NUM_AUS = 17
 TINY = dict(width=4, num_res_blocks=1)
 TINY_D = dict(width=4, num_layers=2)
+# The parts (encoder, decoders, blocks) take their conv layer from the top.
+NATIVE_CONV = functools.partial(layers.Conv, impl="native")
 BATCH, SIZE = 2, 16
 
 
@@ -460,7 +463,7 @@ def test_discriminator_forward(conv_impl):
 def test_resize_upsampling_decoder_by_hand():
   """'resize': nearest ×2 (each pixel to a 2×2 block), 3×3 conv, IN, ReLU, twice."""
   decoder = models.Decoder(4, heads=(models.Head(3, jnp.tanh),), upsampling="resize",
-                           conv_impl="native")
+                           conv=NATIVE_CONV)
   latent = np.random.default_rng(0).normal(size=(2, 4, 4, 16)).astype(np.float32)
   skips = (np.zeros((2, 16, 16, 4), np.float32), np.zeros((2, 8, 8, 8), np.float32))
   params = _random_params(jax.eval_shape(decoder.init, jax.random.key(0), latent, skips), 1, 1.5)
@@ -502,7 +505,7 @@ def test_residual_texture_starts_as_the_source_and_adds_a_clipped_change():
 
 def test_film_residual_block_by_hand():
   """'film': each norm's output is IN(x)·(1 + γ) + β, [γ, β] = AUs·W + b."""
-  block = models.ResidualBlock(8, conv_impl="native")
+  block = models.ResidualBlock(8, conv=NATIVE_CONV)
   rng = np.random.default_rng(0)
   x = rng.normal(size=(2, 6, 6, 8)).astype(np.float32)
   au = rng.uniform(size=(2, NUM_AUS)).astype(np.float32)

@@ -523,7 +523,7 @@ def test_both_losses_gradients_do_not_depend_on_the_convolution_formulation(impl
   whole generator loss (the cycle pass included) have the same gradients
   under every formulation as under native convolutions (dftnet, tiny):
   banded and winograd write their backward pass by hand
-  (`conv._valid_fast_grads`); im2col and s2d are differentiated by JAX
+  (`cpu_conv.im2col.valid_fast_grads`); im2col and s2d are differentiated by JAX
   through their own rearrangements (a `stop_gradient` slipped into either
   fails here, not in the forward tests)."""
   def close(path, a, b):
