@@ -81,7 +81,7 @@ def make_example(config: SyntheticFacesConfig, split: str,
 
 
 class SyntheticFaces(tfds.core.GeneratorBasedBuilder):
-  """Cartoon faces with known AUs, identity and pose; see `faces.py`."""
+  """Cartoon faces with known AUs, identity and pose; see `dftnet_jax.faces`."""
 
   # Stored identities re-render their images only with the same renderer:
   # bump the version when `faces` draws differently or its fields change.
