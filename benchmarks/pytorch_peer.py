@@ -272,7 +272,7 @@ def _pixel_distance(x: torch.Tensor, y: torch.Tensor, distance: str) -> torch.Te
 def critic_loss(critic: Critic, real: torch.Tensor, real_aus: torch.Tensor,
                 fake: torch.Tensor, alpha: torch.Tensor, config: ml_collections.ConfigDict
                 ) -> dict[str, torch.Tensor]:
-  """`steps.critic_loss` ('combined'): adversarial, penalty and AU terms and
+  """`losses.critic_loss` ('combined'): adversarial, penalty and AU terms and
   their weighted total; `alpha` [B, 1, 1, 1] the interpolation weights."""
   maps, predicted = critic(torch.cat([real, fake]))
   real_map, fake_map = maps.chunk(2)
@@ -305,7 +305,7 @@ def _total_variation_l1(x: torch.Tensor, reduce: Callable[[torch.Tensor], torch.
 def generator_objective(generator: Generator, critic: Critic, image: torch.Tensor,
                         aus: torch.Tensor, target_aus: torch.Tensor, edited: Output,
                         config: ml_collections.ConfigDict) -> dict[str, torch.Tensor]:
-  """`steps.generator_objective` without the paired term: each term and the
+  """`losses.generator_objective` without the paired term: each term and the
   weighted total ('total'), given the edit of `image` towards `target_aus`."""
   loss = config.loss
   cycled = generator(edited.image, aus)

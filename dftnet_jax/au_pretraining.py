@@ -30,10 +30,9 @@ from dftnet_jax import losses
 from dftnet_jax import parallel
 from dftnet_jax import reporting
 from dftnet_jax import states
-from dftnet_jax import steps
 
 
-def au_update(d_state: train_state.TrainState, batch: steps.Batch
+def au_update(d_state: train_state.TrainState, batch: losses.Batch
               ) -> tuple[train_state.TrainState, dict[str, jax.Array]]:
   """One optimiser step on the AU error of the batch's real faces
   (per-device body; gradients averaged over 'batch')."""
@@ -46,7 +45,7 @@ def au_update(d_state: train_state.TrainState, batch: steps.Batch
   return d_state.apply_gradients(grads=grads), {"au_mse": error}
 
 
-def pretrain(d_state: train_state.TrainState, batches: Iterator[steps.Batch], *,
+def pretrain(d_state: train_state.TrainState, batches: Iterator[losses.Batch], *,
              config: ml_collections.ConfigDict, log_every: int = 500
              ) -> train_state.TrainState:
   """`config.critic_au_pretrain_steps` AU updates of the critic (module doc).

@@ -44,14 +44,15 @@ from dftnet_jax import faces
 from dftnet_jax import figures
 from dftnet_jax import images as images_lib
 from dftnet_jax import input_pipeline
+from dftnet_jax import losses
 from dftnet_jax import metrics
 from dftnet_jax import reporting
-from dftnet_jax import summaries
 from dftnet_jax import states
+from dftnet_jax import summaries
 from dftnet_jax import steps
 
-def edit_step(g_params: Any, d_params: Any, batch: steps.Batch, *, g_apply: steps.ApplyFn,
-              d_apply: steps.ApplyFn) -> dict[str, jax.Array]:
+def edit_step(g_params: Any, d_params: Any, batch: losses.Batch, *, g_apply: losses.ApplyFn,
+              d_apply: losses.ApplyFn) -> dict[str, jax.Array]:
   """The edit, its cycle back, and the critic's AU estimates (per-device body).
 
   Returns:
@@ -75,7 +76,7 @@ def ground_truth(identities: np.ndarray, target_aus: np.ndarray, size: int) -> n
                    for identity, target in zip(identities, target_aus)])
 
 
-def batch_errors(batch: steps.Batch, outputs: Mapping[str, np.ndarray], *,
+def batch_errors(batch: losses.Batch, outputs: Mapping[str, np.ndarray], *,
                  paired: bool) -> dict[str, metrics.Errors]:
   """One batch's errors (see the module docstring).
 
@@ -141,7 +142,7 @@ def _sum_over_processes(errors: Mapping[str, metrics.Errors]) -> dict[str, metri
 
 
 def edit_metrics(p_edit_step: Callable, g_params: Any, d_params: Any,
-                 batches: Iterable[steps.Batch], *, paired: bool) -> dict[str, float]:
+                 batches: Iterable[losses.Batch], *, paired: bool) -> dict[str, float]:
   """The edit metrics over `batches` ([D, B, ...], e.g. the test split).
 
   Raises:
@@ -159,7 +160,7 @@ def edit_metrics(p_edit_step: Callable, g_params: Any, d_params: Any,
   return summarise(_sum_over_processes(totals))
 
 
-def paper_figures(generate: Callable, g_params: Any, batch: steps.Batch, *, num_images: int,
+def paper_figures(generate: Callable, g_params: Any, batch: losses.Batch, *, num_images: int,
                   paired: bool) -> dict[str, np.ndarray]:
   """The paper's Figs. 3-5 on the first faces of a batch, as uint8 images.
 

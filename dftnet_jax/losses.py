@@ -1,4 +1,6 @@
-"""The DFT-Net objective (paper §2.3), one small pure function per term.
+"""The DFT-Net objective (paper §2.3): one small pure function per term,
+then the critic's and the generator's weighted sums of them (`critic_loss`,
+`generator_objective`), the whole objective in one file.
 
 Images are [B, H, W, 3] in [-1, 1]; critic maps [B, h, w]; AUs [B, 17].
 Weights and the documented choices live in the config (`config.loss`).
@@ -6,12 +8,23 @@ Weights and the documented choices live in the config (`config.loss`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+import functools
+from typing import Any
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 
 from dftnet_jax import aus as aus_lib
+from dftnet_jax import models
+
+# 'image' [B, H, W, 3] in [-1, 1]; 'aus' and 'target_aus' [B, 17] in [0, 1]
+# (the input pipeline draws targets from other examples); numpy on the host,
+# with a leading device axis [D, B, ...] before a parallel step splits it.
+Batch = dict[str, jax.typing.ArrayLike]
+Metrics = dict[str, jax.Array]
+ApplyFn = Callable[..., Any]
 
 
 def critic_score(critic_map: jax.Array) -> jax.Array:
@@ -215,3 +228,136 @@ def attention_ganimation(attention: jax.Array, *, mean_weight: float,
   dy, dx = _differences(attention)
   tv = jnp.sum(jnp.abs(dy)) + jnp.sum(jnp.abs(dx))
   return mean_weight * jnp.mean(attention) + smooth_weight * tv
+
+
+# How the AU regression's squared error is normalised (`_au_divisor`).
+AU_MSES: tuple[str, ...] = ("ganimation", "mean")
+
+
+def _au_divisor(config: ml_collections.ConfigDict) -> float:
+  if config.loss.au_mse == "ganimation":
+    return float(config.batch_size)
+  if config.loss.au_mse == "mean":
+    return 1.0
+  raise ValueError(f"config.loss.au_mse must be one of {AU_MSES}, got {config.loss.au_mse!r}")
+
+
+# The critic's weighted terms: adversarial, gradient penalty, AU regression.
+CRITIC_TERMS: tuple[str, ...] = ("adv", "gp", "cond")
+def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *,
+                d_apply: ApplyFn, config: ml_collections.ConfigDict,
+                terms: Sequence[str] = CRITIC_TERMS) -> tuple[jax.Array, Metrics]:
+  """WGAN critic loss with gradient penalty and AU regression on real images.
+
+  `keys` [B] hold one PRNG key per example, for its penalty interpolate;
+  `terms` (of `CRITIC_TERMS`) are those the total adds, each weighted. With
+  `loss.au_gp` > 0 the AU head's Jacobian penalty
+  (`au_jacobian_penalty`) is added wherever "gp" is.
+  """
+  critic = lambda x: d_apply({"params": d_params}, x)
+  values, metrics = {}, {}
+  if "adv" in terms or "cond" in terms:
+    # One critic pass over real and fake together: larger, fewer convolutions.
+    maps, predicted_aus = critic(jnp.concatenate([batch["image"], fake]))
+    real_map, fake_map = jnp.split(maps, 2)
+    values["adv"] = critic_wgan(real_map, fake_map)
+    values["cond"] = au_regression(predicted_aus[:fake.shape[0]], batch["aus"],
+                                          batch_divisor=_au_divisor(config))
+    metrics["d_real_minus_fake"] = -values["adv"]
+  if "gp" in terms:
+    values["gp"] = gradient_penalty(lambda x: critic(x)[0], batch["image"], fake, keys,
+                                           reduction=config.loss.gp_reduction)
+    if config.loss.get("au_gp"):
+      # The AU head's smoothness rides with the realness penalty: both are
+      # taken on interpolates, in whichever update applies the penalty.
+      values["au_gp"] = au_jacobian_penalty(lambda x: critic(x)[1], batch["image"],
+                                                   fake, keys)
+  weighted = (*terms, "au_gp") if "au_gp" in values else terms
+  total = sum(config.loss[term] * values[term] for term in weighted)
+  return total, {"d_loss": total, **{f"d_{name}": value for name, value in values.items()},
+                 **metrics}
+
+
+# Which generator passes DFT-Net's flow TV and attention term apply to:
+# the edit only (the paper's eqs. 9–10), or the edit and the cycle pass,
+# averaged or summed.
+REGULARISER_PASSES: tuple[str, ...] = ("edit", "both_mean", "both_sum")
+
+
+def _over_passes(term: Callable[[models.GeneratorOutput], jax.Array],
+                 edited: models.GeneratorOutput, cycled: models.GeneratorOutput,
+                 passes: str) -> jax.Array:
+  """`term` of the edit, or of both passes averaged or summed (`passes`)."""
+  if passes == "edit":
+    return term(edited)
+  if passes == "both_mean":
+    return (term(edited) + term(cycled)) / 2
+  if passes == "both_sum":
+    return term(edited) + term(cycled)
+  raise ValueError(f"config.loss.regulariser_passes must be one of {REGULARISER_PASSES},"
+                   f" got {passes!r}")
+
+
+def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params: Any,
+                        batch: Batch, *, g_apply: ApplyFn, d_apply: ApplyFn,
+                        config: ml_collections.ConfigDict) -> tuple[jax.Array, Metrics]:
+  """Adversarial + AU + cycle + the variant's flow/attention regularisers,
+  given the generator's edit of the batch towards its target AUs.
+
+  Taking the edit as an argument lets a training cycle share one generator
+  forward between its last critic step and its generator step. Metrics hold
+  each term unweighted (GANimation's mask terms come weighted, as one term)
+  and the weighted total.
+  """
+  targets = batch["target_aus"]
+  cycled = g_apply({"params": g_params}, edited.image, batch["aus"])
+  fake_map, fake_aus = d_apply({"params": d_params}, edited.image)
+  cfg = config.loss
+  divisor = _au_divisor(config)
+  terms = {
+      "g_adv": (cfg.adv, generator_wgan(fake_map)),
+      "g_cond": (cfg.cond, au_regression(fake_aus, targets, batch_divisor=divisor)),
+      "g_cycle": (cfg.cycle, cycle_loss(batch["image"], cycled.image,
+                                               cfg.get("cycle_distance", "l1"))),
+  }
+  if cfg.get("paired_l1"):
+    terms["g_paired_l1"] = (cfg.paired_l1, paired_loss(
+        edited.image, batch["target_image"], cfg.get("paired_distance", "l1")))
+  # Configs saved before the field existed ran both passes, averaged.
+  over_passes = functools.partial(_over_passes, edited=edited, cycled=cycled,
+                                  passes=cfg.get("regulariser_passes", "both_mean"))
+  if edited.flow is not None:
+    terms["g_tv"] = (cfg.tv, over_passes(lambda o: flow_tv(
+        o.flow, reduction=cfg.tv_reduction, units=cfg.tv_units)))
+  if cfg.get("texture_tv") and config.model.variant == "dftnet":
+    terms["g_texture_tv"] = (cfg.texture_tv,
+                             texture_change_tv(edited.texture, batch["image"]))
+  if edited.attention is not None:
+    if config.model.variant == "ganimation":
+      # GANimation sums the mask's smoothness over the whole batch; this device
+      # sums its share, and the pmean of the gradients divides by the shares.
+      shares = config.batch_size / batch["image"].shape[0]
+      attention = functools.partial(attention_ganimation, mean_weight=cfg.ganimation_mask,
+                                    smooth_weight=shares * cfg.ganimation_mask_smooth)
+      # GANimation adds its mask terms of the edit and of the cycle.
+      terms["g_attention"] = (1.0, _over_passes(lambda o: attention(o.attention), edited,
+                                                cycled, "both_sum"))
+    else:
+      terms["g_attention"] = (cfg.attention,
+                              over_passes(lambda o: attention_dftnet(o.attention)))
+  total = sum(weight * value for weight, value in terms.values())
+  metrics = {"g_loss": total, **{name: value for name, (_, value) in terms.items()}}
+  if edited.attention is not None:
+    metrics["mean_attention"] = jnp.mean(edited.attention)
+  if edited.flow is not None:
+    metrics["mean_abs_flow"] = jnp.mean(jnp.abs(edited.flow))
+  return total, metrics
+
+
+def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
+                   g_apply: ApplyFn, d_apply: ApplyFn, config: ml_collections.ConfigDict
+                   ) -> tuple[jax.Array, Metrics]:
+  """`generator_objective` of the generator's own edit of the batch."""
+  edited = g_apply({"params": g_params}, batch["image"], batch["target_aus"])
+  return generator_objective(edited, g_params, d_params, batch, g_apply=g_apply,
+                             d_apply=d_apply, config=config)

@@ -21,8 +21,8 @@ import numpy as np
 
 from dftnet_jax import edit_suite
 from dftnet_jax import figures
+from dftnet_jax import losses
 from dftnet_jax import parallel
-from dftnet_jax import steps
 
 if TYPE_CHECKING:
   # For the annotations only: `summaries` imports TensorFlow, which the
@@ -69,7 +69,7 @@ def mean_metrics(metrics: Sequence[Mapping[str, np.ndarray]]) -> dict[str, float
 
 
 def evaluate_losses(p_eval_step: Callable, g_state: train_state.TrainState,
-                    d_state: train_state.TrainState, batches: Iterable[steps.Batch],
+                    d_state: train_state.TrainState, batches: Iterable[losses.Batch],
                     key: jax.Array) -> dict[str, float]:
   """Both objectives' terms averaged over `batches`.
 
@@ -85,7 +85,7 @@ def evaluate_losses(p_eval_step: Callable, g_state: train_state.TrainState,
 
 
 def write_samples(writer: summaries.Writer, p_sample_step: Callable,
-                  g_state: train_state.TrainState, batch: steps.Batch, *, step: int,
+                  g_state: train_state.TrainState, batch: losses.Batch, *, step: int,
                   num_images: int, png_path: str) -> None:
   """The image grid (`figures.image_grid`) of the first `num_images`
   examples of `batch`, to TensorBoard and `png_path`."""

@@ -1,6 +1,6 @@
-"""The training steps: both objectives, the critic and generator updates and
-GANimation's cycle of them, compiled for every device (the states they
-update are `states`').
+"""The training steps: the critic and generator updates and GANimation's
+cycle of them, compiled for every device (the objectives they descend are
+`losses`', the states they update `states`').
 
 Each update is written once as a per-device body (`lax.pmean` over the
 'batch' axis); `cycle_step` chains GANimation's cycle of n_critic critic
@@ -34,152 +34,12 @@ from dftnet_jax import losses
 from dftnet_jax import models
 from dftnet_jax import parallel
 
-# 'image' [B, H, W, 3] in [-1, 1]; 'aus' and 'target_aus' [B, 17] in [0, 1]
-# (the input pipeline draws targets from other examples); numpy on the host,
-# with a leading device axis [D, B, ...] before a parallel step splits it.
-Batch = dict[str, jax.typing.ArrayLike]
-Metrics = dict[str, jax.Array]
-ApplyFn = Callable[..., Any]
-
-
-# How the AU regression's squared error is normalised (`_au_divisor`).
-AU_MSES: tuple[str, ...] = ("ganimation", "mean")
-
-
-def _au_divisor(config: ml_collections.ConfigDict) -> float:
-  if config.loss.au_mse == "ganimation":
-    return float(config.batch_size)
-  if config.loss.au_mse == "mean":
-    return 1.0
-  raise ValueError(f"config.loss.au_mse must be one of {AU_MSES}, got {config.loss.au_mse!r}")
-
-
-# The critic's weighted terms: adversarial, gradient penalty, AU regression.
-CRITIC_TERMS: tuple[str, ...] = ("adv", "gp", "cond")
-# How a critic step applies them: 'combined' (one Adam step on their sum, as
-# the WGAN-GP paper and the paper's objective write it) or 'ganimation' (one
-# step on the adversarial and AU terms, then one on the penalty alone, taken
-# by the updated critic, as GANimation's code does).
+# How a critic step applies the critic's terms (`losses.CRITIC_TERMS`):
+# 'combined' (one Adam step on their sum, as the WGAN-GP paper and the
+# paper's objective write it) or 'ganimation' (one step on the adversarial
+# and AU terms, then one on the penalty alone, taken by the updated critic,
+# as GANimation's code does).
 CRITIC_UPDATES: tuple[str, ...] = ("combined", "ganimation")
-
-
-def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *,
-                d_apply: ApplyFn, config: ml_collections.ConfigDict,
-                terms: Sequence[str] = CRITIC_TERMS) -> tuple[jax.Array, Metrics]:
-  """WGAN critic loss with gradient penalty and AU regression on real images.
-
-  `keys` [B] hold one PRNG key per example, for its penalty interpolate;
-  `terms` (of `CRITIC_TERMS`) are those the total adds, each weighted. With
-  `loss.au_gp` > 0 the AU head's Jacobian penalty
-  (`losses.au_jacobian_penalty`) is added wherever "gp" is.
-  """
-  critic = lambda x: d_apply({"params": d_params}, x)
-  values, metrics = {}, {}
-  if "adv" in terms or "cond" in terms:
-    # One critic pass over real and fake together: larger, fewer convolutions.
-    maps, predicted_aus = critic(jnp.concatenate([batch["image"], fake]))
-    real_map, fake_map = jnp.split(maps, 2)
-    values["adv"] = losses.critic_wgan(real_map, fake_map)
-    values["cond"] = losses.au_regression(predicted_aus[:fake.shape[0]], batch["aus"],
-                                          batch_divisor=_au_divisor(config))
-    metrics["d_real_minus_fake"] = -values["adv"]
-  if "gp" in terms:
-    values["gp"] = losses.gradient_penalty(lambda x: critic(x)[0], batch["image"], fake, keys,
-                                           reduction=config.loss.gp_reduction)
-    if config.loss.get("au_gp"):
-      # The AU head's smoothness rides with the realness penalty: both are
-      # taken on interpolates, in whichever update applies the penalty.
-      values["au_gp"] = losses.au_jacobian_penalty(lambda x: critic(x)[1], batch["image"],
-                                                   fake, keys)
-  weighted = (*terms, "au_gp") if "au_gp" in values else terms
-  total = sum(config.loss[term] * values[term] for term in weighted)
-  return total, {"d_loss": total, **{f"d_{name}": value for name, value in values.items()},
-                 **metrics}
-
-
-# Which generator passes DFT-Net's flow TV and attention term apply to:
-# the edit only (the paper's eqs. 9–10), or the edit and the cycle pass,
-# averaged or summed.
-REGULARISER_PASSES: tuple[str, ...] = ("edit", "both_mean", "both_sum")
-
-
-def _over_passes(term: Callable[[models.GeneratorOutput], jax.Array],
-                 edited: models.GeneratorOutput, cycled: models.GeneratorOutput,
-                 passes: str) -> jax.Array:
-  """`term` of the edit, or of both passes averaged or summed (`passes`)."""
-  if passes == "edit":
-    return term(edited)
-  if passes == "both_mean":
-    return (term(edited) + term(cycled)) / 2
-  if passes == "both_sum":
-    return term(edited) + term(cycled)
-  raise ValueError(f"config.loss.regulariser_passes must be one of {REGULARISER_PASSES},"
-                   f" got {passes!r}")
-
-
-def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params: Any,
-                        batch: Batch, *, g_apply: ApplyFn, d_apply: ApplyFn,
-                        config: ml_collections.ConfigDict) -> tuple[jax.Array, Metrics]:
-  """Adversarial + AU + cycle + the variant's flow/attention regularisers,
-  given the generator's edit of the batch towards its target AUs.
-
-  Taking the edit as an argument lets a training cycle share one generator
-  forward between its last critic step and its generator step. Metrics hold
-  each term unweighted (GANimation's mask terms come weighted, as one term)
-  and the weighted total.
-  """
-  targets = batch["target_aus"]
-  cycled = g_apply({"params": g_params}, edited.image, batch["aus"])
-  fake_map, fake_aus = d_apply({"params": d_params}, edited.image)
-  cfg = config.loss
-  divisor = _au_divisor(config)
-  terms = {
-      "g_adv": (cfg.adv, losses.generator_wgan(fake_map)),
-      "g_cond": (cfg.cond, losses.au_regression(fake_aus, targets, batch_divisor=divisor)),
-      "g_cycle": (cfg.cycle, losses.cycle_loss(batch["image"], cycled.image,
-                                               cfg.get("cycle_distance", "l1"))),
-  }
-  if cfg.get("paired_l1"):
-    terms["g_paired_l1"] = (cfg.paired_l1, losses.paired_loss(
-        edited.image, batch["target_image"], cfg.get("paired_distance", "l1")))
-  # Configs saved before the field existed ran both passes, averaged.
-  over_passes = functools.partial(_over_passes, edited=edited, cycled=cycled,
-                                  passes=cfg.get("regulariser_passes", "both_mean"))
-  if edited.flow is not None:
-    terms["g_tv"] = (cfg.tv, over_passes(lambda o: losses.flow_tv(
-        o.flow, reduction=cfg.tv_reduction, units=cfg.tv_units)))
-  if cfg.get("texture_tv") and config.model.variant == "dftnet":
-    terms["g_texture_tv"] = (cfg.texture_tv,
-                             losses.texture_change_tv(edited.texture, batch["image"]))
-  if edited.attention is not None:
-    if config.model.variant == "ganimation":
-      # GANimation sums the mask's smoothness over the whole batch; this device
-      # sums its share, and the pmean of the gradients divides by the shares.
-      shares = config.batch_size / batch["image"].shape[0]
-      attention = functools.partial(losses.attention_ganimation, mean_weight=cfg.ganimation_mask,
-                                    smooth_weight=shares * cfg.ganimation_mask_smooth)
-      # GANimation adds its mask terms of the edit and of the cycle.
-      terms["g_attention"] = (1.0, _over_passes(lambda o: attention(o.attention), edited,
-                                                cycled, "both_sum"))
-    else:
-      terms["g_attention"] = (cfg.attention,
-                              over_passes(lambda o: losses.attention_dftnet(o.attention)))
-  total = sum(weight * value for weight, value in terms.values())
-  metrics = {"g_loss": total, **{name: value for name, (_, value) in terms.items()}}
-  if edited.attention is not None:
-    metrics["mean_attention"] = jnp.mean(edited.attention)
-  if edited.flow is not None:
-    metrics["mean_abs_flow"] = jnp.mean(jnp.abs(edited.flow))
-  return total, metrics
-
-
-def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
-                   g_apply: ApplyFn, d_apply: ApplyFn, config: ml_collections.ConfigDict
-                   ) -> tuple[jax.Array, Metrics]:
-  """`generator_objective` of the generator's own edit of the batch."""
-  edited = g_apply({"params": g_params}, batch["image"], batch["target_aus"])
-  return generator_objective(edited, g_params, d_params, batch, g_apply=g_apply,
-                             d_apply=d_apply, config=config)
 
 
 def _example_keys(key: jax.Array, batch_size: int) -> jax.Array:
@@ -193,32 +53,32 @@ def _example_keys(key: jax.Array, batch_size: int) -> jax.Array:
   return jax.vmap(lambda i: jax.random.fold_in(key, i))(first + jnp.arange(batch_size))
 
 
-def _fake(g_apply: ApplyFn, g_params: Any, batch: Batch) -> jax.Array:
+def _fake(g_apply: losses.ApplyFn, g_params: Any, batch: losses.Batch) -> jax.Array:
   """The generator's edit of the batch towards its target AUs."""
   return g_apply({"params": g_params}, batch["image"], batch["target_aus"]).image
 
 
-def _critic_update(d_state: train_state.TrainState, fake: jax.Array, batch: Batch,
+def _critic_update(d_state: train_state.TrainState, fake: jax.Array, batch: losses.Batch,
                    keys: jax.Array, *, config: ml_collections.ConfigDict,
-                   terms: Sequence[str]) -> tuple[train_state.TrainState, Metrics, jax.Array]:
+                   terms: Sequence[str]) -> tuple[train_state.TrainState, losses.Metrics, jax.Array]:
   """One optimiser step on `terms` of the critic loss; also the global
   gradient norm."""
-  grads, metrics = jax.grad(critic_loss, has_aux=True)(
+  grads, metrics = jax.grad(losses.critic_loss, has_aux=True)(
       d_state.params, fake, batch, keys, d_apply=d_state.apply_fn, config=config, terms=terms)
   grads, metrics = lax.pmean((grads, metrics), "batch")
   return d_state.apply_gradients(grads=grads), metrics, optax.tree.norm(grads)
 
 
-def d_update(d_state: train_state.TrainState, fake: jax.Array, batch: Batch,
+def d_update(d_state: train_state.TrainState, fake: jax.Array, batch: losses.Batch,
              key: jax.Array, *, config: ml_collections.ConfigDict
-             ) -> tuple[train_state.TrainState, Metrics]:
+             ) -> tuple[train_state.TrainState, losses.Metrics]:
   """`d_step` given the generator's edit (`fake`, no gradient) of the batch,
   as `config.critic_update` says (`CRITIC_UPDATES`)."""
   keys = _example_keys(key, batch["image"].shape[0])
   update = functools.partial(_critic_update, fake=fake, batch=batch, keys=keys, config=config)
   how = config.get("critic_update", "combined")
   if how == "combined":
-    d_state, metrics, norm = update(d_state, terms=CRITIC_TERMS)
+    d_state, metrics, norm = update(d_state, terms=losses.CRITIC_TERMS)
     return d_state, {**metrics, "d_grad_norm": norm}
   if how == "ganimation":
     d_state, metrics, norm = update(d_state, terms=("adv", "cond"))
@@ -230,9 +90,9 @@ def d_update(d_state: train_state.TrainState, fake: jax.Array, batch: Batch,
   raise ValueError(f"config.critic_update must be one of {CRITIC_UPDATES}, got {how!r}")
 
 
-def d_step(d_state: train_state.TrainState, g_params: Any, batch: Batch, key: jax.Array, *,
-           g_apply: ApplyFn, config: ml_collections.ConfigDict
-           ) -> tuple[train_state.TrainState, Metrics]:
+def d_step(d_state: train_state.TrainState, g_params: Any, batch: losses.Batch, key: jax.Array, *,
+           g_apply: losses.ApplyFn, config: ml_collections.ConfigDict
+           ) -> tuple[train_state.TrainState, losses.Metrics]:
   """One critic update (per-device body; collectives over 'batch').
 
   Args:
@@ -254,16 +114,16 @@ def d_step(d_state: train_state.TrainState, g_params: Any, batch: Batch, key: ja
   return d_update(d_state, fake, batch, key, config=config)
 
 
-def edit_with_vjp(g_state: train_state.TrainState, batch: Batch
+def edit_with_vjp(g_state: train_state.TrainState, batch: losses.Batch
                    ) -> tuple[models.GeneratorOutput, Callable]:
   """The generator's edit of the batch and its VJP in the parameters."""
   return jax.vjp(lambda p: g_state.apply_fn({"params": p}, batch["image"], batch["target_aus"]),
                  g_state.params)
 
 
-def g_step(g_state: train_state.TrainState, d_params: Any, batch: Batch,
-           edit: tuple[models.GeneratorOutput, Callable], *, d_apply: ApplyFn,
-           config: ml_collections.ConfigDict) -> tuple[train_state.TrainState, Metrics]:
+def g_step(g_state: train_state.TrainState, d_params: Any, batch: losses.Batch,
+           edit: tuple[models.GeneratorOutput, Callable], *, d_apply: losses.ApplyFn,
+           config: ml_collections.ConfigDict) -> tuple[train_state.TrainState, losses.Metrics]:
   """One generator update (per-device body; collectives over 'batch').
 
   The objective's gradient through the edit is pulled back by the edit's VJP
@@ -282,7 +142,7 @@ def g_step(g_state: train_state.TrainState, d_params: Any, batch: Batch,
     gradient norm (`g_grad_norm`).
   """
   edited, edit_vjp = edit
-  grad_fn = jax.grad(generator_objective, argnums=(0, 1), has_aux=True)
+  grad_fn = jax.grad(losses.generator_objective, argnums=(0, 1), has_aux=True)
   (edited_grads, direct_grads), metrics = grad_fn(
       edited, g_state.params, d_params, batch, g_apply=g_state.apply_fn, d_apply=d_apply,
       config=config)
@@ -293,9 +153,9 @@ def g_step(g_state: train_state.TrainState, d_params: Any, batch: Batch,
 
 
 def cycle_step(g_state: train_state.TrainState, d_state: train_state.TrainState,
-               batches: Batch, key: jax.Array, *, config: ml_collections.ConfigDict
+               batches: losses.Batch, key: jax.Array, *, config: ml_collections.ConfigDict
                ) -> tuple[train_state.TrainState, train_state.TrainState,
-                          tuple[Metrics, Metrics]]:
+                          tuple[losses.Metrics, losses.Metrics]]:
   """One training step as GANimation takes it (per-device body; run by
   `parallel_cycle`): n_critic critic updates, each on its own batch, then a
   generator update on the last batch.
@@ -336,9 +196,9 @@ def cycle_step(g_state: train_state.TrainState, d_state: train_state.TrainState,
   return g_state, d_state, (d_metrics, g_metrics)
 
 
-def eval_step(g_params: Any, d_params: Any, batch: Batch, key: jax.Array, *,
-              g_apply: ApplyFn, d_apply: ApplyFn, config: ml_collections.ConfigDict
-              ) -> Metrics:
+def eval_step(g_params: Any, d_params: Any, batch: losses.Batch, key: jax.Array, *,
+              g_apply: losses.ApplyFn, d_apply: losses.ApplyFn, config: ml_collections.ConfigDict
+              ) -> losses.Metrics:
   """Both objectives' terms on a batch, nothing updated (per-device body).
 
   Args:
@@ -355,14 +215,14 @@ def eval_step(g_params: Any, d_params: Any, batch: Batch, key: jax.Array, *,
     Device-averaged metrics of both networks.
   """
   keys = _example_keys(key, batch["image"].shape[0])
-  _, d_metrics = critic_loss(d_params, _fake(g_apply, g_params, batch), batch, keys,
+  _, d_metrics = losses.critic_loss(d_params, _fake(g_apply, g_params, batch), batch, keys,
                              d_apply=d_apply, config=config)
-  _, g_metrics = generator_loss(g_params, d_params, batch, g_apply=g_apply, d_apply=d_apply,
+  _, g_metrics = losses.generator_loss(g_params, d_params, batch, g_apply=g_apply, d_apply=d_apply,
                                 config=config)
   return lax.pmean({**d_metrics, **g_metrics}, "batch")
 
 
-def sample_step(g_params: Any, batch: Batch, *, g_apply: ApplyFn
+def sample_step(g_params: Any, batch: losses.Batch, *, g_apply: losses.ApplyFn
                 ) -> tuple[models.GeneratorOutput, jax.Array]:
   """The edit towards the target AUs and its cycle back to the source AUs.
 
@@ -410,8 +270,8 @@ def parallel_eval_steps(config: ml_collections.ConfigDict, g_state: train_state.
 
 
 def train_cycle(g_state: train_state.TrainState, d_state: train_state.TrainState,
-                batches: Iterator[Batch], key: jax.Array, *, p_cycle: Callable, n_critic: int
-                ) -> tuple[train_state.TrainState, train_state.TrainState, list[Metrics]]:
+                batches: Iterator[losses.Batch], key: jax.Array, *, p_cycle: Callable, n_critic: int
+                ) -> tuple[train_state.TrainState, train_state.TrainState, list[losses.Metrics]]:
   """One training step: the next n_critic batches through `p_cycle`.
 
   Args:

@@ -81,7 +81,7 @@ def test_the_fused_cycle_equals_separate_steps(monkeypatch):
       d_state, metrics = steps.d_step(d_state, g_state.params, batch, d_key,
                                       g_apply=g_state.apply_fn, config=config)
       d_metrics.append(metrics)
-    grads, g_metrics = jax.grad(steps.generator_loss, has_aux=True)(
+    grads, g_metrics = jax.grad(losses.generator_loss, has_aux=True)(
         g_state.params, d_state.params, batches[-1], g_apply=g_state.apply_fn,
         d_apply=d_state.apply_fn, config=config)
     grads, g_metrics = jax.lax.pmean((grads, g_metrics), "batch")
@@ -246,7 +246,7 @@ def _optional_term(field, weight, term, expected_fn, batch_seed, extra=lambda ba
   g_state, d_state = states.create_train_states(config, jax.random.key(0))
   batch = jax.tree.map(lambda x: x[0], _batch(config, batch_seed))
   batch.update(extra(batch))
-  loss = lambda cfg: steps.generator_loss(g_state.params, d_state.params, batch,
+  loss = lambda cfg: losses.generator_loss(g_state.params, d_state.params, batch,
                                           g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
                                           config=cfg)
   total, metrics = loss(config)
@@ -276,7 +276,7 @@ def test_paired_and_cycle_distances_follow_the_config():
   cycled = g_state.apply_fn({"params": g_state.params}, edited.image, batch["aus"])
   for distance, by_hand in (("l1", np.abs), ("l2", np.square)):
     config.loss.paired_distance = config.loss.cycle_distance = distance
-    _, metrics = steps.generator_loss(g_state.params, d_state.params, batch,
+    _, metrics = losses.generator_loss(g_state.params, d_state.params, batch,
                                       g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
                                       config=config)
     np.testing.assert_allclose(metrics["g_paired_l1"], np.mean(by_hand(edited.image)),
@@ -331,7 +331,7 @@ def _objective_and_passes(config, batch_seed):
   cycle pass it is made of (perturbed weights)."""
   g_state, d_state = _perturbed_states(config)
   batch = jax.tree.map(lambda x: x[0], _batch(config, batch_seed))
-  _, metrics = steps.generator_loss(g_state.params, d_state.params, batch,
+  _, metrics = losses.generator_loss(g_state.params, d_state.params, batch,
                                     g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
                                     config=config)
   apply = lambda x, aus: g_state.apply_fn({"params": g_state.params}, x, aus)
@@ -360,7 +360,7 @@ def test_ganimation_adds_its_mask_terms_of_both_passes():
   config.model.variant = "ganimation"
   metrics, edited, cycled, batch = _objective_and_passes(config, 3)
   # This device's share of the batch sums its own smoothness; the pmean of
-  # the shares' gradients divides again (steps.generator_objective).
+  # the shares' gradients divides again (losses.generator_objective).
   shares = config.batch_size / len(batch["image"])
 
   def mask_terms(out):
@@ -378,7 +378,7 @@ def test_an_unknown_regulariser_passes_value_is_named():
   g_state, d_state = states.create_train_states(config, jax.random.key(0))
   batch = jax.tree.map(lambda x: x[0], _batch(config, 0))
   with pytest.raises(ValueError, match="regulariser_passes.*'cycle'"):
-    steps.generator_loss(g_state.params, d_state.params, batch, g_apply=g_state.apply_fn,
+    losses.generator_loss(g_state.params, d_state.params, batch, g_apply=g_state.apply_fn,
                          d_apply=d_state.apply_fn, config=config)
 
 
@@ -403,7 +403,7 @@ def test_ganimations_critic_update_takes_the_penalty_in_a_second_step(monkeypatc
   d_state, new_state, metrics, batch, fake = _critic_update_with_sgd(config, monkeypatch,
                                                                      "ganimation")
   keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(5), i))(np.arange(len(fake)))
-  grad = lambda params, terms: jax.grad(lambda p: steps.critic_loss(
+  grad = lambda params, terms: jax.grad(lambda p: losses.critic_loss(
       p, fake, batch, keys, d_apply=d_state.apply_fn, config=config, terms=terms)[0])(params)
   p1 = jax.tree.map(lambda p, g: p - 0.1 * g, d_state.params, grad(d_state.params, ("adv", "cond")))
   p2 = jax.tree.map(lambda p, g: p - 0.1 * g, p1, grad(p1, ("gp",)))
@@ -420,7 +420,7 @@ def test_the_two_critic_updates_differ_and_combined_is_one_step_on_the_sum(monke
   d_state, combined, _, batch, fake = _critic_update_with_sgd(config, monkeypatch, "combined")
   _, ganimation, _, _, _ = _critic_update_with_sgd(tiny.get_config(), monkeypatch, "ganimation")
   keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(5), i))(np.arange(len(fake)))
-  total = jax.grad(lambda p: steps.critic_loss(p, fake, batch, keys, d_apply=d_state.apply_fn,
+  total = jax.grad(lambda p: losses.critic_loss(p, fake, batch, keys, d_apply=d_state.apply_fn,
                                                config=config)[0])(d_state.params)
   expected = jax.tree.map(lambda p, g: p - 0.1 * g, d_state.params, total)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
@@ -440,7 +440,7 @@ def test_the_au_heads_penalty_rides_with_the_gradient_penalty(monkeypatch, how):
   config.loss.au_gp = 3.0
   d_state, _, metrics, batch, fake = _critic_update_with_sgd(config, monkeypatch, how)
   keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(5), i))(np.arange(len(fake)))
-  loss = lambda terms: steps.critic_loss(d_state.params, fake, batch, keys,
+  loss = lambda terms: losses.critic_loss(d_state.params, fake, batch, keys,
                                          d_apply=d_state.apply_fn, config=config, terms=terms)
   penalty = losses.au_jacobian_penalty(
       lambda x: d_state.apply_fn({"params": d_state.params}, x)[1], batch["image"], fake, keys)
@@ -481,7 +481,7 @@ def test_every_generator_module_gets_a_gradient_in_a_generator_step(variant):
   config.model.variant = variant
   g_state, d_state = _perturbed_states(config)
   batch = jax.tree.map(lambda x: x[0], _batch(config, 5))
-  grads = jax.grad(lambda p: steps.generator_loss(
+  grads = jax.grad(lambda p: losses.generator_loss(
       p, d_state.params, batch, g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
       config=config)[0])(g_state.params)
   grads = jax.device_get(grads)
@@ -509,9 +509,9 @@ def _loss_gradients(conv_impl):
   keys = jax.random.split(jax.random.key(3), len(fake))
   # Compiled: op by op, the hand-written backward passes' many small ops
   # took minutes.
-  d_grads = jax.jit(jax.grad(lambda p: steps.critic_loss(
+  d_grads = jax.jit(jax.grad(lambda p: losses.critic_loss(
       p, fake, batch, keys, d_apply=d_state.apply_fn, config=config)[0]))(d_state.params)
-  g_grads = jax.jit(jax.grad(lambda p: steps.generator_loss(
+  g_grads = jax.jit(jax.grad(lambda p: losses.generator_loss(
       p, d_state.params, batch, g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
       config=config)[0]))(g_state.params)
   return jax.device_get((d_grads, g_grads))
