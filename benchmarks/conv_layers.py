@@ -49,7 +49,7 @@ def layer_fn(layer: common.LayerCall, impl: str):
   if layer.kind == "conv_transpose2x":
     return lambda x, w: convolve.conv_transpose2x(x, w, impl=impl)
   module = layers.Conv(layer.features, layer.kernel_size, stride=layer.stride,
-                     padding=layer.padding, impl=impl)
+                       padding=layer.padding, impl=impl)
 
   def f(x, w):
     values = jnp.full((x.shape[0], layer.constants), 0.5, x.dtype) if layer.constants else None

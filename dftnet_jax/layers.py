@@ -94,10 +94,10 @@ class Conv(nn.Module):
                     for n in x.shape[1:3])
     gflop = 2e-9 * self.kernel_size ** 2 * x.shape[-1] * self.features * out_h * out_w
     impl = policy.resolve_impl(self.impl, stride=self.stride, kernel_size=self.kernel_size,
-                        gflop_per_example=gflop, input_bytes=x.size * x.dtype.itemsize,
-                        dtype=self.dtype)
+                               gflop_per_example=gflop, input_bytes=x.size * x.dtype.itemsize,
+                               dtype=self.dtype)
     y = convolve.conv2d(x.astype(self.dtype), kernel[:, :, :x.shape[-1]], stride=self.stride,
-               padding=self.padding, impl=impl)
+                        padding=self.padding, impl=impl)
     if constants is not None:
       y = y + constant_channels_conv(constants.astype(self.dtype), kernel[:, :, x.shape[-1]:],
                                      x.shape[1:3], stride=self.stride, padding=self.padding)
@@ -123,5 +123,5 @@ class ConvTranspose2x(nn.Module):
     kernel = self.param("kernel", default_kernel_init, (4, 4, x.shape[-1], self.features))
     gflop = 2e-9 * 16 * x.shape[1] * x.shape[2] * x.shape[3] * self.features
     impl = policy.resolve_impl(self.impl, transposed=True, gflop_per_example=gflop,
-                        input_bytes=x.size * x.dtype.itemsize, dtype=self.dtype)
+                               input_bytes=x.size * x.dtype.itemsize, dtype=self.dtype)
     return convolve.conv_transpose2x(x.astype(self.dtype), kernel.astype(self.dtype), impl=impl)

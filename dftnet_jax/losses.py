@@ -262,16 +262,16 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
     real_map, fake_map = jnp.split(maps, 2)
     values["adv"] = critic_wgan(real_map, fake_map)
     values["cond"] = au_regression(predicted_aus[:fake.shape[0]], batch["aus"],
-                                          batch_divisor=_au_divisor(config))
+                                   batch_divisor=_au_divisor(config))
     metrics["d_real_minus_fake"] = -values["adv"]
   if "gp" in terms:
     values["gp"] = gradient_penalty(lambda x: critic(x)[0], batch["image"], fake, keys,
-                                           reduction=config.loss.gp_reduction)
+                                    reduction=config.loss.gp_reduction)
     if config.loss.get("au_gp"):
       # The AU head's smoothness rides with the realness penalty: both are
       # taken on interpolates, in whichever update applies the penalty.
       values["au_gp"] = au_jacobian_penalty(lambda x: critic(x)[1], batch["image"],
-                                                   fake, keys)
+                                            fake, keys)
   weighted = (*terms, "au_gp") if "au_gp" in values else terms
   total = sum(config.loss[term] * values[term] for term in weighted)
   return total, {"d_loss": total, **{f"d_{name}": value for name, value in values.items()},
@@ -318,7 +318,7 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
       "g_adv": (cfg.adv, generator_wgan(fake_map)),
       "g_cond": (cfg.cond, au_regression(fake_aus, targets, batch_divisor=divisor)),
       "g_cycle": (cfg.cycle, cycle_loss(batch["image"], cycled.image,
-                                               cfg.get("cycle_distance", "l1"))),
+                                        cfg.get("cycle_distance", "l1"))),
   }
   if cfg.get("paired_l1"):
     terms["g_paired_l1"] = (cfg.paired_l1, paired_loss(
@@ -354,10 +354,15 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
   return total, metrics
 
 
+def edit_batch(g_apply: ApplyFn, g_params: Any, batch: Batch) -> models.GeneratorOutput:
+  """The generator's edit of the batch towards its target AUs."""
+  return g_apply({"params": g_params}, batch["image"], batch["target_aus"])
+
+
 def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
                    g_apply: ApplyFn, d_apply: ApplyFn, config: ml_collections.ConfigDict
                    ) -> tuple[jax.Array, Metrics]:
   """`generator_objective` of the generator's own edit of the batch."""
-  edited = g_apply({"params": g_params}, batch["image"], batch["target_aus"])
+  edited = edit_batch(g_apply, g_params, batch)
   return generator_objective(edited, g_params, d_params, batch, g_apply=g_apply,
                              d_apply=d_apply, config=config)

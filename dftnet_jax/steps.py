@@ -53,14 +53,10 @@ def _example_keys(key: jax.Array, batch_size: int) -> jax.Array:
   return jax.vmap(lambda i: jax.random.fold_in(key, i))(first + jnp.arange(batch_size))
 
 
-def _fake(g_apply: losses.ApplyFn, g_params: Any, batch: losses.Batch) -> jax.Array:
-  """The generator's edit of the batch towards its target AUs."""
-  return g_apply({"params": g_params}, batch["image"], batch["target_aus"]).image
-
-
 def _critic_update(d_state: train_state.TrainState, fake: jax.Array, batch: losses.Batch,
                    keys: jax.Array, *, config: ml_collections.ConfigDict,
-                   terms: Sequence[str]) -> tuple[train_state.TrainState, losses.Metrics, jax.Array]:
+                   terms: Sequence[str]
+                   ) -> tuple[train_state.TrainState, losses.Metrics, jax.Array]:
   """One optimiser step on `terms` of the critic loss; also the global
   gradient norm."""
   grads, metrics = jax.grad(losses.critic_loss, has_aux=True)(
@@ -110,15 +106,14 @@ def d_step(d_state: train_state.TrainState, g_params: Any, batch: losses.Batch, 
     gradient norm (`d_grad_norm`: finite loss and gradients keep the state
     finite).
   """
-  fake = lax.stop_gradient(_fake(g_apply, g_params, batch))
+  fake = lax.stop_gradient(losses.edit_batch(g_apply, g_params, batch).image)
   return d_update(d_state, fake, batch, key, config=config)
 
 
 def edit_with_vjp(g_state: train_state.TrainState, batch: losses.Batch
                    ) -> tuple[models.GeneratorOutput, Callable]:
   """The generator's edit of the batch and its VJP in the parameters."""
-  return jax.vjp(lambda p: g_state.apply_fn({"params": p}, batch["image"], batch["target_aus"]),
-                 g_state.params)
+  return jax.vjp(lambda p: losses.edit_batch(g_state.apply_fn, p, batch), g_state.params)
 
 
 def g_step(g_state: train_state.TrainState, d_params: Any, batch: losses.Batch,
@@ -215,10 +210,10 @@ def eval_step(g_params: Any, d_params: Any, batch: losses.Batch, key: jax.Array,
     Device-averaged metrics of both networks.
   """
   keys = _example_keys(key, batch["image"].shape[0])
-  _, d_metrics = losses.critic_loss(d_params, _fake(g_apply, g_params, batch), batch, keys,
-                             d_apply=d_apply, config=config)
+  fake = losses.edit_batch(g_apply, g_params, batch).image
+  _, d_metrics = losses.critic_loss(d_params, fake, batch, keys, d_apply=d_apply, config=config)
   _, g_metrics = losses.generator_loss(g_params, d_params, batch, g_apply=g_apply, d_apply=d_apply,
-                                config=config)
+                                       config=config)
   return lax.pmean({**d_metrics, **g_metrics}, "batch")
 
 
@@ -230,7 +225,7 @@ def sample_step(g_params: Any, batch: losses.Batch, *, g_apply: losses.ApplyFn
     Every generator output of the edit and the reconstructed source
     [B, H, W, 3], for image summaries.
   """
-  edited = g_apply({"params": g_params}, batch["image"], batch["target_aus"])
+  edited = losses.edit_batch(g_apply, g_params, batch)
   return edited, g_apply({"params": g_params}, edited.image, batch["aus"]).image
 
 

@@ -267,7 +267,7 @@ def test_conv_module_is_formulation_independent(case):
   k, stride, padding, use_bias, size, c_in, c_out = case
   x = _normal((2, size, size, c_in), 10)
   by_impl = {impl: layers.Conv(c_out, k, stride=stride, padding=padding, use_bias=use_bias,
-                              impl=impl) for impl in policy.IMPLS}
+                               impl=impl) for impl in policy.IMPLS}
   shapes = {impl: jax.tree.map(lambda a: a.shape, jax.eval_shape(layer.init, jax.random.key(0), x))
             for impl, layer in by_impl.items()}
   expected_shapes = {"params": {"kernel": (k, k, c_in, c_out)}}

@@ -156,7 +156,7 @@ def test_critic_loss_and_its_gradient_match(base, variant):
 def test_generator_objective_and_its_gradient_match(base, variant):
   config, (flax_g, g_params, generator), (flax_d, d_params, critic), batch = _setup(base, variant)
   loss = lambda p: losses.generator_loss(p, d_params, batch, g_apply=flax_g.apply,
-                                        d_apply=flax_d.apply, config=config)
+                                         d_apply=flax_d.apply, config=config)
   (_, metrics), grads = jax.value_and_grad(loss, has_aux=True)(g_params)
   image, target = _nchw(batch["image"]), torch.from_numpy(np.array(batch["target_aus"]))
   terms = pytorch_peer.generator_objective(generator, critic, image,

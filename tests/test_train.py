@@ -247,8 +247,8 @@ def _optional_term(field, weight, term, expected_fn, batch_seed, extra=lambda ba
   batch = jax.tree.map(lambda x: x[0], _batch(config, batch_seed))
   batch.update(extra(batch))
   loss = lambda cfg: losses.generator_loss(g_state.params, d_state.params, batch,
-                                          g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
-                                          config=cfg)
+                                           g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+                                           config=cfg)
   total, metrics = loss(config)
   assert term not in metrics
   config.loss[field] = weight
@@ -277,8 +277,8 @@ def test_paired_and_cycle_distances_follow_the_config():
   for distance, by_hand in (("l1", np.abs), ("l2", np.square)):
     config.loss.paired_distance = config.loss.cycle_distance = distance
     _, metrics = losses.generator_loss(g_state.params, d_state.params, batch,
-                                      g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
-                                      config=config)
+                                       g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+                                       config=config)
     np.testing.assert_allclose(metrics["g_paired_l1"], np.mean(by_hand(edited.image)),
                                rtol=1e-5)
     np.testing.assert_allclose(metrics["g_cycle"],
@@ -332,8 +332,8 @@ def _objective_and_passes(config, batch_seed):
   g_state, d_state = _perturbed_states(config)
   batch = jax.tree.map(lambda x: x[0], _batch(config, batch_seed))
   _, metrics = losses.generator_loss(g_state.params, d_state.params, batch,
-                                    g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
-                                    config=config)
+                                     g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+                                     config=config)
   apply = lambda x, aus: g_state.apply_fn({"params": g_state.params}, x, aus)
   edited = apply(batch["image"], batch["target_aus"])
   return metrics, edited, apply(edited.image, batch["aus"]), batch
@@ -379,7 +379,7 @@ def test_an_unknown_regulariser_passes_value_is_named():
   batch = jax.tree.map(lambda x: x[0], _batch(config, 0))
   with pytest.raises(ValueError, match="regulariser_passes.*'cycle'"):
     losses.generator_loss(g_state.params, d_state.params, batch, g_apply=g_state.apply_fn,
-                         d_apply=d_state.apply_fn, config=config)
+                          d_apply=d_state.apply_fn, config=config)
 
 
 def _critic_update_with_sgd(config, monkeypatch, how):
@@ -421,7 +421,7 @@ def test_the_two_critic_updates_differ_and_combined_is_one_step_on_the_sum(monke
   _, ganimation, _, _, _ = _critic_update_with_sgd(tiny.get_config(), monkeypatch, "ganimation")
   keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(5), i))(np.arange(len(fake)))
   total = jax.grad(lambda p: losses.critic_loss(p, fake, batch, keys, d_apply=d_state.apply_fn,
-                                               config=config)[0])(d_state.params)
+                                                config=config)[0])(d_state.params)
   expected = jax.tree.map(lambda p, g: p - 0.1 * g, d_state.params, total)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
                jax.device_get(combined.params), jax.device_get(expected))
@@ -441,7 +441,7 @@ def test_the_au_heads_penalty_rides_with_the_gradient_penalty(monkeypatch, how):
   d_state, _, metrics, batch, fake = _critic_update_with_sgd(config, monkeypatch, how)
   keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(5), i))(np.arange(len(fake)))
   loss = lambda terms: losses.critic_loss(d_state.params, fake, batch, keys,
-                                         d_apply=d_state.apply_fn, config=config, terms=terms)
+                                          d_apply=d_state.apply_fn, config=config, terms=terms)
   penalty = losses.au_jacobian_penalty(
       lambda x: d_state.apply_fn({"params": d_state.params}, x)[1], batch["image"], fake, keys)
   assert penalty > 0
