@@ -20,12 +20,15 @@ JPEG_QUALITY = 95  # Crops are small; keep the detail the model should learn.
 def atomic_write(path: os.PathLike[str] | str, data: bytes) -> None:
   """Writes a temporary file beside `path`, syncs it, then renames it over.
 
-  A run killed at any moment leaves either the old file or the new one.
+  A run killed at any moment leaves either the old file or the new one. The
+  file gets the permissions a plain `open` would give it (the temporary
+  file starts private).
   """
   path = pathlib.Path(path)
   fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                              suffix=".tmp")
   try:
+    os.fchmod(fd, 0o666 & ~_umask())
     with os.fdopen(fd, "wb") as f:
       f.write(data)
       f.flush()
@@ -68,6 +71,28 @@ def _umask() -> int:
   mask = os.umask(0)
   os.umask(mask)
   return mask
+
+
+def image_format(path: os.PathLike[str] | str) -> str:
+  """The image format PIL writes for `path`'s extension.
+
+  Raises:
+    ValueError: the extension names none (PIL's own error names no path).
+  """
+  extension = pathlib.Path(path).suffix.lower()
+  found = Image.registered_extensions().get(extension)
+  if found is None:
+    raise ValueError(f"{path}: the file name needs an image extension such as .png or .jpg"
+                     f" (got {extension or 'none'!r})")
+  return found
+
+
+def write_image(path: os.PathLike[str] | str, image: np.ndarray) -> None:
+  """Saves a uint8 [H, W, 3] image in the format its extension names, whole
+  or not at all (`atomic_write`)."""
+  buffer = io.BytesIO()
+  Image.fromarray(image).save(buffer, format=image_format(path))
+  atomic_write(path, buffer.getvalue())
 
 
 def encode_jpeg(image: np.ndarray) -> bytes:

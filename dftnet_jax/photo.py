@@ -20,12 +20,12 @@ from absl import app
 from absl import flags
 import jax
 import numpy as np
-from PIL import Image
 
 from dftnet_jax import aus as aus_lib
 from dftnet_jax import cli
 from dftnet_jax import editing
 from dftnet_jax import figures
+from dftnet_jax import files
 from dftnet_jax import logs
 from dftnet_jax import models
 from dftnet_jax.data_tools import face_crop
@@ -139,12 +139,11 @@ def _targets() -> tuple[np.ndarray, list[float] | None]:
 
 
 def _check_image_path(flag: str, path: str) -> None:
-  """Before any work: PIL picks the format by the extension, and its error
-  for a missing one names neither the flag nor the path."""
-  extension = os.path.splitext(path)[1].lower()
-  if extension not in Image.registered_extensions():
-    raise ValueError(f"--{flag}={path}: the file name needs an image extension such as"
-                     f" .png or .jpg (got {extension or 'none'!r})")
+  """Before any work: the output's format comes from its extension."""
+  try:
+    files.image_format(path)
+  except ValueError as e:
+    raise ValueError(f"--{flag}={e}") from None
 
 
 def _run() -> None:
@@ -162,12 +161,11 @@ def _run() -> None:
   result = edit_photo(model, photo, boxes[0], series)
   paths = [FLAGS.out] if levels is None else [_level_path(FLAGS.out, x) for x in levels]
   for path, edited in zip(paths, result.photos):
-    Image.fromarray(edited).save(path)
+    files.write_image(path, edited)
     print(f"wrote {path}")
   if FLAGS.grid:
     crops = np.broadcast_to(result.crop, result.edited.image.shape)
-    Image.fromarray(figures.image_grid(crops, result.edited, value_range=(0, 255))).save(
-        FLAGS.grid)
+    files.write_image(FLAGS.grid, figures.image_grid(crops, result.edited, value_range=(0, 255)))
     print(f"wrote {FLAGS.grid}")
 
 

@@ -172,6 +172,29 @@ def test_converter_stops_at_bad_data_unless_told_to_skip(tmp_path, capsys):
   assert sorted(table) == ["img000", "img001", "img003"]
 
 
+def test_atomic_write_gives_the_permissions_a_plain_open_gives(tmp_path):
+  (tmp_path / "plain").write_bytes(b"x")
+  files.atomic_write(tmp_path / "atomic", b"x")
+  assert (tmp_path / "atomic").stat().st_mode == (tmp_path / "plain").stat().st_mode
+
+
+def test_write_image_round_trips_whole_or_not_at_all(tmp_path, monkeypatch):
+  image = np.random.default_rng(0).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+  files.write_image(tmp_path / "a.png", image)
+  np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png")), image)
+  with pytest.raises(ValueError, match=r"b\.unknown: the file name needs an image extension"):
+    files.write_image(tmp_path / "b.unknown", image)
+
+  def interrupted(src, dst):
+    raise KeyboardInterrupt
+
+  monkeypatch.setattr(os, "replace", interrupted)
+  with pytest.raises(KeyboardInterrupt):
+    files.write_image(tmp_path / "a.png", np.zeros_like(image))
+  np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png")), image)
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
 def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path,
                                                          monkeypatch):
   target = tmp_path / "aus_openface.pkl"
