@@ -27,9 +27,9 @@ import ml_collections
 
 from benchmarks import common
 from dftnet_jax import layers
+from dftnet_jax import models
 from dftnet_jax.cpu_conv import convolve
 from dftnet_jax.cpu_conv import policy
-from dftnet_jax import models
 
 FORMULATIONS = policy.IMPLS[1:]
 N_CRITIC = 5

@@ -48,8 +48,8 @@ from dftnet_jax import losses
 from dftnet_jax import metrics
 from dftnet_jax import reporting
 from dftnet_jax import states
-from dftnet_jax import summaries
 from dftnet_jax import steps
+from dftnet_jax import summaries
 
 def edit_step(g_params: Any, d_params: Any, batch: losses.Batch, *, g_apply: losses.ApplyFn,
               d_apply: losses.ApplyFn) -> dict[str, jax.Array]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 import contextlib
+import functools
 import io
 import os
 import pathlib
@@ -28,8 +29,8 @@ def atomic_write(path: os.PathLike[str] | str, data: bytes) -> None:
   fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
                              suffix=".tmp")
   try:
-    os.fchmod(fd, 0o666 & ~_umask())
     with os.fdopen(fd, "wb") as f:
+      os.fchmod(f.fileno(), _file_mode())
       f.write(data)
       f.flush()
       os.fsync(f.fileno())
@@ -71,6 +72,13 @@ def _umask() -> int:
   mask = os.umask(0)
   os.umask(mask)
   return mask
+
+
+@functools.cache
+def _file_mode() -> int:
+  """What `open` gives a new file here; read once, since reading the umask
+  sets it for a moment under any threads writing files beside."""
+  return 0o666 & ~_umask()
 
 
 def image_format(path: os.PathLike[str] | str) -> str:

@@ -244,6 +244,8 @@ def _au_divisor(config: ml_collections.ConfigDict) -> float:
 
 # The critic's weighted terms: adversarial, gradient penalty, AU regression.
 CRITIC_TERMS: tuple[str, ...] = ("adv", "gp", "cond")
+
+
 def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *,
                 d_apply: ApplyFn, config: ml_collections.ConfigDict,
                 terms: Sequence[str] = CRITIC_TERMS) -> tuple[jax.Array, Metrics]:

@@ -33,6 +33,10 @@ UPSAMPLINGS: tuple[str, ...] = ("transpose", "resize")
 # concatenated to the image, GANimation's and the paper's) or 'film' (also a
 # per-channel scale and shift of every instance norm, from the AUs).
 AU_CONDITIONINGS: tuple[str, ...] = ("input", "film")
+# A layer class or a partial of one (flax examples' convention): the
+# generator's parts take their convolutions from the top, which picks the
+# formulation (`dftnet_jax.cpu_conv`) and the dtype once.
+ModuleDef = Any
 # How the critic's kernels start: 'gan' (N(0, 0.02), GANimation's and
 # DCGAN's) or 'he' (N(0, 2 / fan-in), He et al. 2015). With no
 # normalisation between its layers, N(0, 0.02) shrinks the signal at every
@@ -40,10 +44,6 @@ AU_CONDITIONINGS: tuple[str, ...] = ("input", "film")
 # because the demo's critic alone explains ~1% of the AUs' variance after
 # 1,000 updates; 'he' changes where it starts, not its pace (17% at 1,500
 # updates either way: experiments/LEARNING.md, session 6).
-# A layer class or a partial of one (flax examples' convention): the
-# generator's parts take their convolutions from the top, which picks the
-# formulation (`dftnet_jax.cpu_conv`) and the dtype once.
-ModuleDef = Any
 CRITIC_INITS: dict[str, nn.initializers.Initializer] = {
     "gan": layers.default_kernel_init, "he": nn.initializers.he_normal()}
 

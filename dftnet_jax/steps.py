@@ -111,7 +111,7 @@ def d_step(d_state: train_state.TrainState, g_params: Any, batch: losses.Batch, 
 
 
 def edit_with_vjp(g_state: train_state.TrainState, batch: losses.Batch
-                   ) -> tuple[models.GeneratorOutput, Callable]:
+                  ) -> tuple[models.GeneratorOutput, Callable]:
   """The generator's edit of the batch and its VJP in the parameters."""
   return jax.vjp(lambda p: losses.edit_batch(g_state.apply_fn, p, batch), g_state.params)
 

@@ -1,4 +1,4 @@
-"""Tests for dftnet_jax.layers and dftnet_jax.cpu_conv: every reformulation equals the plain convolution.
+"""dftnet_jax.layers and dftnet_jax.cpu_conv: every formulation equals the plain convolution.
 
 References are independent of the code under test: `lax.conv_general_dilated`
 with explicit padding and `lax.conv_transpose`, checked in turn against numpy

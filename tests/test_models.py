@@ -61,10 +61,10 @@ def _generator_count(variant, w, blocks):
   return _encoder_count(w, blocks) + decoders
 
 
-def _discriminator_count(w, layers, size):
-  channels = [3] + [w * 2 ** k for k in range(layers)]
-  trunk = sum(_conv(4, channels[k], channels[k + 1], bias=True) for k in range(layers))
-  return trunk + _conv(3, channels[-1], 1) + _conv(size // 2 ** layers, channels[-1], NUM_AUS)
+def _discriminator_count(w, num_layers, size):
+  channels = [3] + [w * 2 ** k for k in range(num_layers)]
+  trunk = sum(_conv(4, channels[k], channels[k + 1], bias=True) for k in range(num_layers))
+  return trunk + _conv(3, channels[-1], 1) + _conv(size // 2 ** num_layers, channels[-1], NUM_AUS)
 
 
 def _count(params):
@@ -120,14 +120,14 @@ def test_full_size_discriminator():
   assert au.shape == (BATCH, NUM_AUS)
 
 
-@pytest.mark.parametrize("size, width, layers, critic_side", [
+@pytest.mark.parametrize("size, width, num_layers, critic_side", [
     (64, 8, 6, 1), (96, 4, 5, 3), (SIZE, 4, 2, 4)])
-def test_discriminator_other_resolutions(size, width, layers, critic_side):
+def test_discriminator_other_resolutions(size, width, num_layers, critic_side):
   """Other sizes follow the same rule: H/2^n critic map, AU kernel H/2^n."""
-  discriminator = models.Discriminator(width=width, num_layers=layers)
+  discriminator = models.Discriminator(width=width, num_layers=num_layers)
   image, _ = _abstract_inputs(size)
   params = jax.eval_shape(discriminator.init, jax.random.key(0), image)
-  assert _count(params) == _discriminator_count(width, layers, size)
+  assert _count(params) == _discriminator_count(width, num_layers, size)
   critic, au = jax.eval_shape(discriminator.apply, params, image)
   assert critic.shape == (BATCH, critic_side, critic_side)
   assert au.shape == (BATCH, NUM_AUS)
@@ -432,9 +432,9 @@ def test_generator_forward_by_hand(variant):
 
 def _discriminator_by_hand(params, images, num_layers):
   """GANimation's critic recomputed from its parameters with lax convolutions."""
-  layers = [params[f"Conv_{k}"] for k in range(num_layers)]
+  trunk = [params[f"Conv_{k}"] for k in range(num_layers)]
   x = jnp.asarray(images)
-  for layer in layers:
+  for layer in trunk:
     x = lax.conv_general_dilated(x, layer["kernel"], (2, 2), [(1, 1), (1, 1)],
                                  dimension_numbers=DIMS) + layer["bias"]
     x = np.where(x > 0, x, 0.01 * x)
@@ -566,8 +566,8 @@ def test_input_aus_reach_the_first_norms_interior_weakly():
     params = params or generator.init(jax.random.key(0), images, aus)
     _, state = generator.apply(params, images, aus, capture_intermediates=True,
                                mutable=["intermediates"])
-    layers = state["intermediates"]["encoder"]
-    return params, layers["Conv_0"]["__call__"][0], layers["InstanceNorm_0"]["__call__"][0]
+    encoder = state["intermediates"]["encoder"]
+    return params, encoder["Conv_0"]["__call__"][0], encoder["InstanceNorm_0"]["__call__"][0]
 
   def surviving(conditioning, randomise_film=False):
     params, conv0, norm0 = first_layer(conditioning, source)

@@ -10,9 +10,10 @@ face y on the row only: curves `y = f(x)` are evaluated once per column.
 
 The renderer in four parts: `identity` (the identity vector and its
 sampling), `geometry` (how the AUs move the face; the regions each AU can
-change), `canvas` (the drawing surface and shape primitives) and `render`
-(the painters). Its public names are gathered here, so callers write
-`faces.render(identity, aus)`.
+change), `canvas` (the drawing surface and shape primitives) and
+`painters` (the painters and `render`, which calls them in order). Its
+public names are gathered here, so callers write `faces.render(identity,
+aus)`.
 
 Renders are bit-identical for identical inputs on one machine; numpy's SIMD
 transcendental functions may differ in the last ulp between CPUs, which can
@@ -26,7 +27,7 @@ from dftnet_jax.faces.identity import IDENTITY_FIELDS
 from dftnet_jax.faces.identity import replace
 from dftnet_jax.faces.identity import sample_identity
 from dftnet_jax.faces.identity import unpack
-from dftnet_jax.faces.render import render
+from dftnet_jax.faces.painters import render
 
 __all__ = ["AU_REGIONS", "IDENTITY_DIM", "IDENTITY_FIELDS", "regions", "render", "replace",
            "sample_identity", "unpack"]

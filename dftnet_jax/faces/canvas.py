@@ -9,10 +9,13 @@ inside their bounding windows.
 from __future__ import annotations
 
 from collections.abc import Mapping
+import functools
 from typing import NamedTuple
 
 import numpy as np
 
+
+@functools.lru_cache(maxsize=16)
 def _pixel_centres(size: int) -> np.ndarray:
   centres = (np.arange(size, dtype=np.float32) + 0.5) * np.float32(2.0 / size) - 1.0
   centres.flags.writeable = False
