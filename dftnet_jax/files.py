@@ -30,7 +30,7 @@ def atomic_write(path: os.PathLike[str] | str, data: bytes) -> None:
                              suffix=".tmp")
   try:
     with os.fdopen(fd, "wb") as f:
-      os.fchmod(f.fileno(), _file_mode())
+      os.fchmod(f.fileno(), 0o666 & ~_umask())
       f.write(data)
       f.flush()
       os.fsync(f.fileno())
@@ -67,18 +67,13 @@ def output_folder(path: os.PathLike[str] | str) -> Iterator[pathlib.Path]:
   os.replace(partial, path)
 
 
+@functools.cache
 def _umask() -> int:
-  """The process's umask (reading it means setting it)."""
+  """The process's umask, read once: reading it means setting it for a
+  moment, under any threads writing files beside."""
   mask = os.umask(0)
   os.umask(mask)
   return mask
-
-
-@functools.cache
-def _file_mode() -> int:
-  """What `open` gives a new file here; read once, since reading the umask
-  sets it for a moment under any threads writing files beside."""
-  return 0o666 & ~_umask()
 
 
 def image_format(path: os.PathLike[str] | str) -> str:
