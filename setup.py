@@ -29,6 +29,9 @@ setup(
         # TFDS needs a TensorFlow; the CPU build is enough (it only feeds data).
         "tensorflow-cpu~=2.21.0",
         "tensorflow-datasets~=4.9.10",
+        # The summaries' writers (tf.summary.scalar/image forward to it) and the
+        # viewer a user needs to read the logs anyway.
+        "tensorboard~=2.21.0",
         # TFDS 4.9.10 imports it but declares it only for Python < 3.9
         # (tensorflow/datasets#11212).
         "importlib_resources",

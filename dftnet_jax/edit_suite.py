@@ -167,7 +167,7 @@ def score_suite(edit: EditFn, suite: SuiteFaces, *,
     edit: the editor (see `EditFn`).
     suite: `suite_faces(...)` at the editor's resolution.
     regions: name → bool [F, H, W] of the suite's faces (e.g.
-      `metrics.region_masks(suite.identities, size)`): the gain inside each
+      `faces.region_masks(suite.identities, size)`): the gain inside each
       region too, per edit where the region changes, and pooled over the
       suite's edits (their sums added before the ratio, so an edit that
       changes a region by a few pixels weighs by those pixels: the mean of

@@ -12,7 +12,7 @@ attention):
   accuracy, for reference);
 * paired, on the synthetic faces: the renderer draws the same identity with
   the target AUs, the edit's ground truth. L1 and PSNR to it over the whole
-  image and over the eyes and the mouth (`metrics.FACE_REGIONS`), and the
+  image and over the eyes and the mouth (`faces.SCORED_REGIONS`), and the
   same for the "copy the source" baseline (the unedited source against the
   same ground truth), which any useful edit must beat.
 
@@ -103,7 +103,7 @@ def batch_errors(batch: losses.Batch, outputs: Mapping[str, np.ndarray], *,
     truth = images_lib.uint8_to_unit(ground_truth(batch["identity"], batch["target_aus"], size))
     edited = images_lib.to_unit(outputs["edited"])
     regions = {"": None, **{f"_{name}": mask for name, mask
-                            in metrics.region_masks(batch["identity"], size).items()}}
+                            in faces.region_masks(batch["identity"], size).items()}}
     for suffix, mask in regions.items():
       errors[f"edit{suffix}"] = metrics.Errors.of(edited, truth, mask)
       errors[f"copy{suffix}"] = metrics.Errors.of(source, truth, mask)
@@ -212,7 +212,7 @@ def suite_results(g_state: steps.train_state.TrainState, size: int, *, num_faces
   suite = edit_suite.suite_faces(size, num_faces)
   edit = reporting.generator_editor(g_state)(g_state.params)
   scores = edit_suite.score_suite(edit, suite,
-                                  regions=metrics.region_masks(suite.identities, size),
+                                  regions=faces.region_masks(suite.identities, size),
                                   read_aus=read_aus)
   return scores, edit_suite.suite_figure(edit, suite)
 

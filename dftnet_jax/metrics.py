@@ -9,19 +9,10 @@ when some images match exactly, where a mean of per-image PSNRs would not be.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 import dataclasses
 import math
 
 import numpy as np
-
-from dftnet_jax import faces
-
-# Region name -> the `faces.regions` boxes it joins.
-FACE_REGIONS: dict[str, tuple[str, ...]] = {
-    "eyes": ("left_eye", "right_eye"),
-    "mouth": ("mouth",),
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,27 +61,3 @@ class Errors:
     if mse == 0.0:
       return math.inf
     return 10.0 * math.log10(peak ** 2 / mse)
-
-
-def box_mask(boxes: Sequence[tuple[int, int, int, int]], size: int) -> np.ndarray:
-  """bool [size, size], True inside any of the half-open (y0, y1, x0, x1) boxes."""
-  mask = np.zeros((size, size), bool)
-  for y0, y1, x0, x1 in boxes:
-    mask[y0:y1, x0:x1] = True
-  return mask
-
-
-def region_masks(identities: np.ndarray, size: int) -> dict[str, np.ndarray]:
-  """Masks of `FACE_REGIONS` for synthetic faces.
-
-  Args:
-    identities: `faces` identity vectors, [N, faces.IDENTITY_DIM].
-    size: the images' side in pixels.
-
-  Returns:
-    Region name -> bool [N, size, size]: where the renderer draws the eyes
-    (both, at any lid AUs) and the mouth (at any mouth AUs) of each face.
-  """
-  boxes = [faces.regions(identity, size) for identity in identities]
-  return {region: np.stack([box_mask([face[part] for part in parts], size) for face in boxes])
-          for region, parts in FACE_REGIONS.items()}

@@ -95,7 +95,7 @@ def _lookup_editor(suite):
 
 def test_score_suite_of_an_oracle_and_of_copying():
   suite = edit_suite.suite_faces(32, num_faces=2)
-  regions = metrics.region_masks(suite.identities, 32)
+  regions = faces.region_masks(suite.identities, 32)
   oracle = edit_suite.score_suite(_lookup_editor(suite), suite, regions=regions,
                                   read_aus=lambda images: np.zeros((len(images), aus.NUM_AUS)))
   copy = edit_suite.score_suite(lambda sources, targets: sources / 255.0, suite)
@@ -120,7 +120,7 @@ def test_region_gains_pool_the_edits_sums():
   """Over the suite, a region's gain is 1 − Σ L1(edit) / Σ L1(copy) over
   the edits' changed pixels there, not the mean of the per-edit ratios."""
   suite = edit_suite.suite_faces(32, num_faces=2)
-  regions = metrics.region_masks(suite.identities, 32)
+  regions = faces.region_masks(suite.identities, 32)
   oracle = _lookup_editor(suite)
   # Half-way to the truth for eyes closed, the source for everything else.
   edit = lambda sources, targets: (

@@ -191,3 +191,22 @@ def test_sampler_mixture():
     assert wanted in active, f"no pure {name} face"
   again = np.stack([expressions.sample_aus(np.random.default_rng(0)) for _ in range(1)])
   np.testing.assert_array_equal(again[0], samples[0])
+
+
+def test_box_mask_by_hand():
+  expected = np.array([[0, 0, 0, 0],
+                       [1, 1, 0, 0],
+                       [1, 1, 0, 1],
+                       [0, 0, 0, 0]], bool)
+  np.testing.assert_array_equal(faces.geometry.box_mask([(1, 3, 0, 2), (2, 3, 3, 9)], 4), expected)
+
+
+@pytest.mark.parametrize("region, au", [("eyes", "AU45"), ("mouth", "AU25")])
+def test_region_masks_hold_what_their_aus_change(region, au):
+  identity = faces.sample_identity(np.random.default_rng(3))
+  neutral = faces.render(identity, np.zeros(aus.NUM_AUS, np.float32), 64)
+  moved = faces.render(identity, aus.from_dict({au: 1.0}), 64)
+  changed = np.any(neutral != moved, axis=-1)
+  mask = faces.region_masks(identity[None], 64)[region][0]
+  assert changed.any() and not (changed & ~mask).any()
+  assert mask.mean() < 0.2  # a region, not the whole face

@@ -50,25 +50,6 @@ def test_psnr_of_a_perfect_match_and_of_nothing():
   assert math.isnan(metrics.Errors().l1) and math.isnan(metrics.Errors().mse)
 
 
-def test_box_mask_by_hand():
-  expected = np.array([[0, 0, 0, 0],
-                       [1, 1, 0, 0],
-                       [1, 1, 0, 1],
-                       [0, 0, 0, 0]], bool)
-  np.testing.assert_array_equal(metrics.box_mask([(1, 3, 0, 2), (2, 3, 3, 9)], 4), expected)
-
-
-@pytest.mark.parametrize("region, au", [("eyes", "AU45"), ("mouth", "AU25")])
-def test_region_masks_hold_what_their_aus_change(region, au):
-  identity = faces.sample_identity(np.random.default_rng(3))
-  neutral = faces.render(identity, np.zeros(aus.NUM_AUS, np.float32), 64)
-  moved = faces.render(identity, aus.from_dict({au: 1.0}), 64)
-  changed = np.any(neutral != moved, axis=-1)
-  mask = metrics.region_masks(identity[None], 64)[region][0]
-  assert changed.any() and not (changed & ~mask).any()
-  assert mask.mean() < 0.2  # a region, not the whole face
-
-
 def _batch(size=16, n=2):
   rng = np.random.default_rng(0)
   identities = np.stack([faces.sample_identity(rng) for _ in range(n)])
@@ -91,7 +72,7 @@ def test_the_copy_baseline_scores_the_source_against_the_ground_truth():
   errors = evaluation.batch_errors(batch, _outputs(batch, batch["image"]), paired=True)
   # (Sources pass through float32 on the way.)
   assert errors["copy"].l1 == pytest.approx(np.mean(np.abs(source - truth)), rel=1e-5)
-  eyes = metrics.region_masks(batch["identity"], 16)["eyes"]
+  eyes = faces.region_masks(batch["identity"], 16)["eyes"]
   eye_diffs = np.abs(source - truth)[eyes]
   assert errors["copy_eyes"].l1 == pytest.approx(eye_diffs.mean(), rel=1e-5)
   assert errors["copy_eyes"].psnr() == pytest.approx(-10 * np.log10(np.mean(eye_diffs ** 2)),

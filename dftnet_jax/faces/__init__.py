@@ -10,8 +10,8 @@ face y on the row only: curves `y = f(x)` are evaluated once per column.
 
 The renderer in four parts: `identity` (the identity vector and its
 sampling), `geometry` (how the AUs move the face; the regions each AU can
-change), `canvas` (the drawing surface and shape primitives) and
-`painters` (the painters and `render`, which calls them in order). Its
+change, and their masks), `canvas` (the drawing surface and shape
+primitives) and `painters` (the painters and `render`, which calls them in order). Its
 public names are gathered here, so callers write `faces.render(identity,
 aus)`.
 
@@ -21,6 +21,8 @@ flip a rare pixel by one level.
 """
 
 from dftnet_jax.faces.geometry import AU_REGIONS
+from dftnet_jax.faces.geometry import SCORED_REGIONS
+from dftnet_jax.faces.geometry import region_masks
 from dftnet_jax.faces.geometry import regions
 from dftnet_jax.faces.identity import IDENTITY_DIM
 from dftnet_jax.faces.identity import IDENTITY_FIELDS
@@ -29,5 +31,5 @@ from dftnet_jax.faces.identity import sample_identity
 from dftnet_jax.faces.identity import unpack
 from dftnet_jax.faces.painters import render
 
-__all__ = ["AU_REGIONS", "IDENTITY_DIM", "IDENTITY_FIELDS", "regions", "render", "replace",
-           "sample_identity", "unpack"]
+__all__ = ["AU_REGIONS", "IDENTITY_DIM", "IDENTITY_FIELDS", "SCORED_REGIONS", "region_masks",
+           "regions", "render", "replace", "sample_identity", "unpack"]

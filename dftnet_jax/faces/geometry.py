@@ -8,7 +8,7 @@ region metrics read.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
 import numpy as np
@@ -213,3 +213,34 @@ def regions(identity: np.ndarray, size: int) -> dict[str, tuple[int, int, int, i
     out[name] = (int(spans[:, 0].min()), int(spans[:, 1].max()),
                  int(spans[:, 2].min()), int(spans[:, 3].max()))
   return out
+
+
+# The regions the metrics score (`region_masks`) -> the `regions` boxes each joins.
+SCORED_REGIONS: dict[str, tuple[str, ...]] = {
+    "eyes": ("left_eye", "right_eye"),
+    "mouth": ("mouth",),
+}
+
+
+def box_mask(boxes: Sequence[tuple[int, int, int, int]], size: int) -> np.ndarray:
+  """bool [size, size], True inside any of the half-open (y0, y1, x0, x1) boxes."""
+  mask = np.zeros((size, size), bool)
+  for y0, y1, x0, x1 in boxes:
+    mask[y0:y1, x0:x1] = True
+  return mask
+
+
+def region_masks(identities: np.ndarray, size: int) -> dict[str, np.ndarray]:
+  """Masks of `SCORED_REGIONS`, for the metrics' per-region errors.
+
+  Args:
+    identities: identity vectors, [N, identity.IDENTITY_DIM].
+    size: the images' side in pixels.
+
+  Returns:
+    Region name -> bool [N, size, size]: where the renderer draws the eyes
+    (both, at any lid AUs) and the mouth (at any mouth AUs) of each face.
+  """
+  boxes = [regions(identity, size) for identity in identities]
+  return {region: np.stack([box_mask([face[part] for part in parts], size) for face in boxes])
+          for region, parts in SCORED_REGIONS.items()}
