@@ -22,9 +22,12 @@ what it measured.
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Sequence
 import importlib
 import time
+
+from absl import app
+from absl import flags
 
 from benchmarks import common
 from benchmarks import inference
@@ -47,28 +50,24 @@ def plan(smoke: bool) -> list[tuple[str, str, str, int]]:
   return items
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--smoke", action="store_true",
-                      help="the tiny config and small batches: a CPU dry run")
-  parser.add_argument("--budget_s", type=float, default=270.0,
-                      help="start no new figure after this many seconds")
-  parser.add_argument("--repeats", type=int, default=10)
-  args = common.parse_args(parser)
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  common.setup()
   start = time.perf_counter()
-  config_name, _, _, _, cycles = SMOKE if args.smoke else FULL
+  config_name, _, _, _, cycles = SMOKE if _SMOKE.value else FULL
   peak = common.peak_gflops()
   common.emit(benchmark="peak", when="before", **peak)
-  for kind, variant, dtype, batch in plan(args.smoke):
+  for kind, variant, dtype, batch in plan(_SMOKE.value):
     elapsed = time.perf_counter() - start
-    if elapsed > args.budget_s:
+    if elapsed > _BUDGET_S.value:
       common.emit(benchmark="skipped", kind=kind, variant=variant, dtype=dtype, batch=batch,
                   elapsed_s=elapsed)
       continue
     if kind == "inference":
       model = importlib.import_module(f"configs.{config_name}").get_config().model
       model.update(variant=variant, conv_impl="native", dtype=dtype)
-      inference.bench_variant(config_name, model, batch, args.repeats, peak["matmul_gflops"])
+      inference.bench_variant(config_name, model, batch, _REPEATS.value, peak["matmul_gflops"])
     else:
       train_step.bench(config_name, variant, "native", dtype, batch, cycles,
                        peak["matmul_gflops"])
@@ -77,4 +76,10 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-  main()
+  _SMOKE = flags.DEFINE_bool("smoke", False, "the tiny config and small batches: a CPU dry run")
+  _BUDGET_S = flags.DEFINE_float("budget_s", 270.0,
+                                 "start no new figure after this many seconds")
+  _REPEATS = flags.DEFINE_integer("repeats", 10, "Timed inference calls (more where needed to"
+                                  " reach 64 images).")
+  common.define_flags()
+  app.run(main)

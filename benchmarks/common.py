@@ -6,7 +6,6 @@ with `jq` or pandas; times are seconds unless a key says otherwise.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 import os
 import statistics
@@ -15,7 +14,8 @@ from typing import Any, NamedTuple
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import flax.linen as nn  # pylint: disable=g-import-not-at-top
+from absl import flags  # pylint: disable=g-import-not-at-top
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
@@ -26,20 +26,27 @@ from dftnet_jax import layers
 from dftnet_jax.cpu_conv import convolve
 
 
-def parse_args(parser: argparse.ArgumentParser) -> argparse.Namespace:
-  """Parses the command line, with `--malloc` applied before JAX runs anything.
+def define_flags() -> None:
+  """Defines `--malloc`; called from a benchmark's `__main__` block, so that
+  importing a benchmark (tests, `benchmarks.accelerator`) claims no flag names.
 
   `--malloc=retain` (the default, as in `dftnet_jax.main`) keeps freed memory
   mapped; `default` leaves glibc as it is, to measure what that costs.
   """
-  parser.add_argument("--malloc", choices=("retain", "default"), default="retain",
-                      help="glibc malloc: keep freed memory mapped (retain) or not")
-  args = parser.parse_args()
-  if args.malloc == "retain" and not allocator.retain_freed_memory():
+  # Disclaimed here, the flag counts as the calling benchmark's own: its --help lists it.
+  flags.disclaim_key_flags()
+  flags.DEFINE_enum("malloc", "retain", ["retain", "default"],
+                    "glibc malloc: keep freed memory mapped (retain) or not")
+
+
+def setup() -> None:
+  """Applies `--malloc` before JAX runs anything; emits the 'setup' line
+  (malloc setting, JAX version, device, cores). First thing in a `main`."""
+  malloc = flags.FLAGS.malloc
+  if malloc == "retain" and not allocator.retain_freed_memory():
     raise SystemExit("--malloc=retain needs glibc malloc; pass --malloc=default")
-  emit(benchmark="setup", malloc=args.malloc, jax=jax.__version__,
+  emit(benchmark="setup", malloc=malloc, jax=jax.__version__,
        device=jax.devices()[0].device_kind, cpus=os.cpu_count())
-  return args
 
 
 def time_fn(fn: Callable[[], Any], *, repeats: int = 5, warmup: int = 1,

@@ -19,7 +19,6 @@ figures it affected.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Iterable, Mapping, Sequence
 import json
 import statistics
@@ -27,27 +26,32 @@ import subprocess
 import sys
 from typing import Any
 
+from absl import app
+from absl import flags
+
 SIDES = ("ours", "pytorch")
 # A figure's key in a side's JSON lines and the fields holding its times.
 FIELDS = {"train_cycle": ("cycle_s_median", "cycle_s_min", "s"),
           "inference": ("ms_per_image_median", "ms_per_image_min", "ms_per_image")}
 
 
-def commands(args: argparse.Namespace) -> dict[str, list[list[str]]]:
+def commands(config: str, variants: Sequence[str], batch: int, cycles: int,
+             inference_batches: Sequence[str], repeats: int) -> dict[str, list[list[str]]]:
   """The processes each side runs in one turn."""
   python = [sys.executable, "-m"]
-  ours, peer = [], [*python, "benchmarks.pytorch_peer", "--config", args.config,
-                    "--variants", args.variants, "--batch", str(args.batch),
-                    "--cycles", str(args.cycles), "--inference_batches", args.inference_batches,
-                    "--repeats", str(args.repeats)]
-  if args.batch:
-    ours.append([*python, "benchmarks.train_step", "--configs", args.config,
-                 "--variants", args.variants, "--conv_impls", "auto",
-                 "--batch", str(args.batch), "--cycles", str(args.cycles)])
-  if args.inference_batches:
-    ours.append([*python, "benchmarks.inference", "--config", args.config,
-                 "--variants", args.variants, "--batches", args.inference_batches,
-                 "--repeats", str(args.repeats)])
+  variants_arg, batches_arg = ",".join(variants), ",".join(inference_batches)
+  ours, peer = [], [*python, "benchmarks.pytorch_peer", "--config", config,
+                    "--variants", variants_arg, "--batch", str(batch),
+                    "--cycles", str(cycles), "--inference_batches", batches_arg,
+                    "--repeats", str(repeats)]
+  if batch:
+    ours.append([*python, "benchmarks.train_step", "--configs", config,
+                 "--variants", variants_arg, "--conv_impls", "auto",
+                 "--batch", str(batch), "--cycles", str(cycles)])
+  if inference_batches:
+    ours.append([*python, "benchmarks.inference", "--config", config,
+                 "--variants", variants_arg, "--batches", batches_arg,
+                 "--repeats", str(repeats)])
   return {"ours": ours, "pytorch": [peer]}
 
 
@@ -96,22 +100,16 @@ def figures(turns: Mapping[str, Sequence[Iterable[Mapping[str, Any]]]]
   return records
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", default="default", help="a module under configs/")
-  parser.add_argument("--variants", default="dftnet")
-  parser.add_argument("--batch", type=int, default=16, help="training batch (0: no training)")
-  parser.add_argument("--cycles", type=int, default=3, help="timed training cycles a turn")
-  parser.add_argument("--inference_batches", default="1,32", help="'' for none")
-  parser.add_argument("--repeats", type=int, default=5)
-  parser.add_argument("--pairs", type=int, default=2, help="turns of each side (at least 2)")
-  args = parser.parse_args()
-  if args.pairs < 2:
-    parser.error("--pairs must be at least 2: one turn each tells nothing about the host")
-  side_commands = commands(args)
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  if _PAIRS.value < 2:
+    raise app.UsageError("--pairs must be at least 2: one turn each tells nothing about the host")
+  side_commands = commands(_CONFIG.value, _VARIANTS.value, _BATCH.value, _CYCLES.value,
+                           _INFERENCE_BATCHES.value, _REPEATS.value)
   probes = [probe()]
   turns: dict[str, list[list[dict[str, Any]]]] = {side: [] for side in SIDES}
-  for _ in range(args.pairs):
+  for _ in range(_PAIRS.value):
     for side in SIDES:
       lines = [line for command in side_commands[side] for line in run_json_lines(command)]
       turns[side].append(lines)
@@ -126,4 +124,12 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-  main()
+  _CONFIG = flags.DEFINE_string("config", "default", "a module under configs/")
+  _VARIANTS = flags.DEFINE_list("variants", ["dftnet"], "Generator variants.")
+  _BATCH = flags.DEFINE_integer("batch", 16, "training batch (0: no training)")
+  _CYCLES = flags.DEFINE_integer("cycles", 3, "timed training cycles a turn")
+  _INFERENCE_BATCHES = flags.DEFINE_list("inference_batches", ["1", "32"], "'' for none")
+  _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed inference calls a turn (more where"
+                                  " needed to reach 64 images).")
+  _PAIRS = flags.DEFINE_integer("pairs", 2, "turns of each side (at least 2)")
+  app.run(main)

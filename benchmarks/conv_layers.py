@@ -17,10 +17,12 @@ measured cycle is `benchmarks/train_step.py`.
 
 from __future__ import annotations
 
-import argparse
 import collections
+from collections.abc import Sequence
 import importlib
 
+from absl import app
+from absl import flags
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -89,48 +91,53 @@ def distinct_layers(model: ml_collections.ConfigDict) -> list[tuple[str, common.
   return [(net, layer, count) for (net, layer), count in found.items()]
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--batch", type=int, default=16)
-  parser.add_argument("--configs", default="default,synthetic",
-                      help="modules under configs/: the paper model and the CPU demo")
-  parser.add_argument("--formulations", default=",".join(FORMULATIONS))
-  parser.add_argument("--nets", default="G,D", help="which networks' layers: G, D or both")
-  parser.add_argument("--repeats", type=int, default=3)
-  args = common.parse_args(parser)
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  common.setup()
+  batch = _BATCH.value
   common.emit(benchmark="peak", when="before", **common.peak_gflops())
-  for config_name in args.configs.split(","):
+  for config_name in _CONFIGS.value:
     model = importlib.import_module(f"configs.{config_name}").get_config().model
     size = model.image_size
     totals = collections.defaultdict(float)
     best_total = 0.0
     for net, layer, count in distinct_layers(model):
-      if net not in args.nets.split(","):
+      if net not in _NETS.value:
         continue
       key = jax.random.key(0)
-      x = jax.random.normal(key, (args.batch, *layer.in_shape))
+      x = jax.random.normal(key, (batch, *layer.in_shape))
       w = 0.02 * jax.random.normal(
           jax.random.fold_in(key, 1),
           (layer.kernel_size, layer.kernel_size, layer.in_shape[2] + layer.constants,
            layer.features))
-      g = jax.random.normal(jax.random.fold_in(key, 2), (args.batch, *layer.out_hw, layer.features))
+      g = jax.random.normal(jax.random.fold_in(key, 2), (batch, *layer.out_hw, layer.features))
       costs = {}
-      for impl in args.formulations.split(","):
+      for impl in _FORMULATIONS.value:
         row = {}
         for name, fn in measures(layer, impl, with_dbl=net == "D").items():
-          row[name] = common.time_fn(lambda fn=fn: fn(x, w, g), repeats=args.repeats)["min"]
+          row[name] = common.time_fn(lambda fn=fn: fn(x, w, g), repeats=_REPEATS.value)["min"]
         costs[impl] = count * sum(CYCLE_WEIGHTS[net][m] * t for m, t in row.items())
         totals[impl] += costs[impl]
         common.emit(benchmark="conv_layer", config=config_name, size=size, net=net, kind=layer.kind,
                     in_shape=list(layer.in_shape), constants=layer.constants,
                     features=layer.features,
                     kernel=layer.kernel_size, stride=layer.stride, count=count, impl=impl,
-                    gflop_fwd=args.batch * layer.flops / 1e9, cycle_s=costs[impl], **row)
+                    gflop_fwd=batch * layer.flops / 1e9, cycle_s=costs[impl], **row)
       best_total += min(costs.values())
-    common.emit(benchmark="conv_cycle_estimate", config=config_name, size=size, batch=args.batch,
+    common.emit(benchmark="conv_cycle_estimate", config=config_name, size=size, batch=batch,
                 **{f"{impl}_s": t for impl, t in totals.items()}, best_per_layer_s=best_total)
   common.emit(benchmark="peak", when="after", **common.peak_gflops())
 
 
 if __name__ == "__main__":
-  main()
+  _BATCH = flags.DEFINE_integer("batch", 16, "Examples a call.")
+  _CONFIGS = flags.DEFINE_list("configs", ["default", "synthetic"],
+                               "modules under configs/: the paper model and the CPU demo")
+  _FORMULATIONS = flags.DEFINE_list("formulations", list(FORMULATIONS),
+                                    "Formulations of dftnet_jax.cpu_conv to time.")
+  _NETS = flags.DEFINE_list("nets", ["G", "D"], "which networks' layers: G, D or both")
+  _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed calls of each measure (the fastest"
+                                  " counts).")
+  common.define_flags()
+  app.run(main)

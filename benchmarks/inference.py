@@ -10,10 +10,12 @@ The networks are the config's (`configs/<name>.py`; default: the paper's
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Sequence
 import importlib
 import time
 
+from absl import app
+from absl import flags
 import jax
 import jax.numpy as jnp
 import ml_collections
@@ -53,26 +55,30 @@ def bench_variant(config_name: str, model: ml_collections.ConfigDict, batch: int
       fraction_of_matmul_peak=flops * batch / stats["min"] / 1e9 / peak)
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", default="default", help="a module under configs/")
-  parser.add_argument("--batches", default="1,32")
-  parser.add_argument("--variants", default=",".join(models.VARIANTS))
-  parser.add_argument("--conv_impl", default="auto")
-  parser.add_argument("--dtypes", default="float32",
-                      help="compute dtypes (config.model.dtype), e.g. float32,bfloat16")
-  parser.add_argument("--repeats", type=int, default=5)
-  args = common.parse_args(parser)
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  common.setup()
   peak = common.peak_gflops()
   common.emit(benchmark="peak", when="before", **peak)
-  model = importlib.import_module(f"configs.{args.config}").get_config().model
-  for variant in args.variants.split(","):
-    for dtype in args.dtypes.split(","):
-      model.update(variant=variant, conv_impl=args.conv_impl, dtype=dtype)
-      for batch in map(int, args.batches.split(",")):
-        bench_variant(args.config, model, batch, args.repeats, peak["matmul_gflops"])
+  model = importlib.import_module(f"configs.{_CONFIG.value}").get_config().model
+  for variant in _VARIANTS.value:
+    for dtype in _DTYPES.value:
+      model.update(variant=variant, conv_impl=_CONV_IMPL.value, dtype=dtype)
+      for batch in map(int, _BATCHES.value):
+        bench_variant(_CONFIG.value, model, batch, _REPEATS.value, peak["matmul_gflops"])
   common.emit(benchmark="peak", when="after", **common.peak_gflops())
 
 
 if __name__ == "__main__":
-  main()
+  _CONFIG = flags.DEFINE_string("config", "default", "a module under configs/")
+  _BATCHES = flags.DEFINE_list("batches", ["1", "32"], "Batch sizes to time.")
+  _VARIANTS = flags.DEFINE_list("variants", list(models.VARIANTS), "Generator variants.")
+  _CONV_IMPL = flags.DEFINE_string("conv_impl", "auto",
+                                   "Convolution formulation (config.model.conv_impl).")
+  _DTYPES = flags.DEFINE_list("dtypes", ["float32"],
+                              "compute dtypes (config.model.dtype), e.g. float32,bfloat16")
+  _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls (more where needed to reach 64"
+                                  " images).")
+  common.define_flags()
+  app.run(main)

@@ -35,15 +35,6 @@ from dftnet_jax.datasets import layout
 
 IMAGE_SIZE = 128
 
-_NUM_IMAGES = flags.DEFINE_integer(
-    "num_images", 2000, "Images in the folder (90% train, 10% test).")
-_BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["25", "16"],
-                                 "Global batch sizes to time.")
-_WARMUP = flags.DEFINE_integer("warmup", 20, "Untimed batches first.")
-_BATCHES = flags.DEFINE_integer("batches", 40, "Batches per timed repeat.")
-_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seeds the textures and AUs.")
-
 
 def random_texture(rng: np.random.Generator) -> np.ndarray:
   """Smooth colour blobs plus grain: compresses about as well as a face."""
@@ -83,7 +74,8 @@ def measure(builder: tfds.core.DatasetBuilder, batch_size: int, *,
 
 
 def main(argv: Sequence[str]) -> None:
-  del argv
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   tfds.disable_progress_bar()
   num_images = _NUM_IMAGES.value
   fields = {"image_size": IMAGE_SIZE, "num_images": num_images,
@@ -109,4 +101,12 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
+  _NUM_IMAGES = flags.DEFINE_integer(
+      "num_images", 2000, "Images in the folder (90% train, 10% test).")
+  _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["25", "16"],
+                                   "Global batch sizes to time.")
+  _WARMUP = flags.DEFINE_integer("warmup", 20, "Untimed batches first.")
+  _BATCHES = flags.DEFINE_integer("batches", 40, "Batches per timed repeat.")
+  _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats.")
+  _SEED = flags.DEFINE_integer("seed", 0, "Seeds the textures and AUs.")
   app.run(main)

@@ -18,11 +18,12 @@ or Perfetto (per-HLO-op times).
 
 from __future__ import annotations
 
-import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 import functools
 from typing import Any
 
+from absl import app
+from absl import flags
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -97,22 +98,26 @@ def profile(variant: str, batch: int, size: int, conv_impl: str, repeats: int,
     common.emit(benchmark="profile_trace", variant=variant, batch=batch, trace_dir=trace_dir)
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--variant", default="dftnet", choices=models.VARIANTS)
-  parser.add_argument("--batches", default="1,32")
-  parser.add_argument("--size", type=int, default=128)
-  parser.add_argument("--conv_impl", default="auto")
-  parser.add_argument("--repeats", type=int, default=5)
-  parser.add_argument("--trace_dir", default=None,
-                      help="write a jax.profiler trace of the whole forward here")
-  args = common.parse_args(parser)
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  common.setup()
   common.emit(benchmark="peak", when="before", **common.peak_gflops())
-  for batch in map(int, args.batches.split(",")):
-    profile(args.variant, batch, args.size, args.conv_impl, args.repeats,
-            args.trace_dir and f"{args.trace_dir}/batch{batch}")
+  for batch in map(int, _BATCHES.value):
+    profile(_VARIANT.value, batch, _SIZE.value, _CONV_IMPL.value, _REPEATS.value,
+            _TRACE_DIR.value and f"{_TRACE_DIR.value}/batch{batch}")
   common.emit(benchmark="peak", when="after", **common.peak_gflops())
 
 
 if __name__ == "__main__":
-  main()
+  _VARIANT = flags.DEFINE_enum("variant", "dftnet", models.VARIANTS, "Generator variant.")
+  _BATCHES = flags.DEFINE_list("batches", ["1", "32"], "Batch sizes to profile.")
+  _SIZE = flags.DEFINE_integer("size", 128, "Image side in pixels.")
+  _CONV_IMPL = flags.DEFINE_string("conv_impl", "auto", "Convolution formulation"
+                                   " (models.Generator.conv_impl).")
+  _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls (more where needed to reach 64"
+                                  " images).")
+  _TRACE_DIR = flags.DEFINE_string("trace_dir", None,
+                                   "write a jax.profiler trace of the whole forward here")
+  common.define_flags()
+  app.run(main)

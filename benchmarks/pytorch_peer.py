@@ -24,7 +24,6 @@ sides alike. Not a training program: no data, no checkpoints.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable, Mapping, Sequence
 import functools
 import importlib
@@ -34,6 +33,8 @@ import statistics
 import time
 from typing import Any, NamedTuple, Optional
 
+from absl import app
+from absl import flags
 import ml_collections
 import numpy as np
 import torch
@@ -432,26 +433,27 @@ def bench_inference(config_name: str, config: ml_collections.ConfigDict, batch: 
        ms_per_image_min=1e3 * min(times) / batch, ms_per_image_max=1e3 * max(times) / batch)
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", default="default", help="a module under configs/")
-  parser.add_argument("--batch", type=int, default=16, help="training batch (0: no training)")
-  parser.add_argument("--cycles", type=int, default=3)
-  parser.add_argument("--variants", default="dftnet")
-  parser.add_argument("--inference_batches", default="1,32", help="'' for none")
-  parser.add_argument("--repeats", type=int, default=5)
-  args = parser.parse_args()
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   torch.set_num_threads(os.cpu_count())
   emit(benchmark="setup", torch=torch.__version__, threads=torch.get_num_threads(),
        cpus=os.cpu_count(), device="cpu")
-  for variant in args.variants.split(","):
-    config = importlib.import_module(f"configs.{args.config}").get_config()
+  for variant in _VARIANTS.value:
+    config = importlib.import_module(f"configs.{_CONFIG.value}").get_config()
     config.model.variant = variant
-    if args.batch:
-      bench_train(args.config, config, args.batch, args.cycles)
-    for batch in filter(None, args.inference_batches.split(",")):
-      bench_inference(args.config, config, int(batch), args.repeats)
+    if _BATCH.value:
+      bench_train(_CONFIG.value, config, _BATCH.value, _CYCLES.value)
+    for batch in map(int, _INFERENCE_BATCHES.value):
+      bench_inference(_CONFIG.value, config, batch, _REPEATS.value)
 
 
 if __name__ == "__main__":
-  main()
+  _CONFIG = flags.DEFINE_string("config", "default", "a module under configs/")
+  _BATCH = flags.DEFINE_integer("batch", 16, "training batch (0: no training)")
+  _CYCLES = flags.DEFINE_integer("cycles", 3, "Timed training cycles, after the first.")
+  _VARIANTS = flags.DEFINE_list("variants", ["dftnet"], "Generator variants.")
+  _INFERENCE_BATCHES = flags.DEFINE_list("inference_batches", ["1", "32"], "'' for none")
+  _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed inference calls (more where needed to"
+                                  " reach 64 images).")
+  app.run(main)

@@ -15,18 +15,10 @@ import tempfile
 from absl import app
 from absl import flags
 
-_SIZES = flags.DEFINE_list("sizes", ["64", "128"], "Image sizes to measure.")
-_RENDER_IMAGES = flags.DEFINE_integer(
-    "render_images", 200, "Images per render repetition.")
-_REPEATS = flags.DEFINE_integer("repeats", 5, "Repetitions of the render timing.")
-_BUILD_EXAMPLES = flags.DEFINE_integer(
-    "build_examples", 20_000, "Images per TFDS build (90% train, 10% test); 0 skips.")
-_BUILD_REPEATS = flags.DEFINE_integer("build_repeats", 1, "Repetitions of each build.")
-_CPU = flags.DEFINE_integer("cpu", None, "Core to pin to; default: the first allowed.")
-
 
 def main(argv: Sequence[str]) -> None:
-  del argv
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   cpu = _CPU.value if _CPU.value is not None else min(os.sched_getaffinity(0))
   os.sched_setaffinity(0, {cpu})
   # Imported after pinning so that TensorFlow's thread pools see one core.
@@ -66,5 +58,13 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
+  _SIZES = flags.DEFINE_list("sizes", ["64", "128"], "Image sizes to measure.")
+  _RENDER_IMAGES = flags.DEFINE_integer(
+      "render_images", 200, "Images per render repetition.")
+  _REPEATS = flags.DEFINE_integer("repeats", 5, "Repetitions of the render timing.")
+  _BUILD_EXAMPLES = flags.DEFINE_integer(
+      "build_examples", 20_000, "Images per TFDS build (90% train, 10% test); 0 skips.")
+  _BUILD_REPEATS = flags.DEFINE_integer("build_repeats", 1, "Repetitions of each build.")
+  _CPU = flags.DEFINE_integer("cpu", None, "Core to pin to; default: the first allowed.")
   os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   app.run(main)

@@ -23,10 +23,12 @@ input gradient (2 F_D). The fused cycle skips one of those forwards.
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Sequence
 import importlib
 import time
 
+from absl import app
+from absl import flags
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -58,7 +60,7 @@ def bench(config_name: str, variant: str, conv_impl: str, dtype: str, batch: int
   config.model.dtype = dtype
   config.batch_size = batch
   size = config.model.image_size
-  g_state, d_state = states.create_train_states(config, jax.random.key(0))
+  state = states.create_train_states(config, jax.random.key(0))
   p_cycle = steps.parallel_cycle(config)
   rng = np.random.default_rng(0)
   batches = {"image": rng.uniform(-1, 1, (1, config.n_critic, batch, size, size, 3)),
@@ -67,18 +69,18 @@ def bench(config_name: str, variant: str, conv_impl: str, dtype: str, batch: int
   batches = {name: value.astype(np.float32) for name, value in batches.items()}
   key = jax.random.key(1)
 
-  def cycle(g_state, d_state):
-    g_state, d_state, metrics = p_cycle(g_state, d_state, batches, key)
+  def cycle(state):
+    state, metrics = p_cycle(state, batches, key)
     jax.block_until_ready(metrics)
-    return g_state, d_state
+    return state
 
   start = time.perf_counter()
-  g_state, d_state = cycle(g_state, d_state)
+  state = cycle(state)
   first_s = time.perf_counter() - start
   times = []
   for _ in range(cycles):
     start = time.perf_counter()
-    g_state, d_state = cycle(g_state, d_state)
+    state = cycle(state)
     times.append(time.perf_counter() - start)
   median = float(np.median(times))
   gflop = cycle_gflop(config, batch)
@@ -90,27 +92,32 @@ def bench(config_name: str, variant: str, conv_impl: str, dtype: str, batch: int
               fraction_of_matmul_peak=gflop / min(times) / peak)
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--configs", default="default",
-                      help="modules under configs/ (default: the paper's 128×128 model)")
-  parser.add_argument("--batch", type=int, default=16)
-  parser.add_argument("--variants", default="dftnet")
-  parser.add_argument("--conv_impls", default="native,auto")
-  parser.add_argument("--dtypes", default="float32",
-                      help="compute dtypes (config.model.dtype), e.g. float32,bfloat16")
-  parser.add_argument("--cycles", type=int, default=3)
-  args = common.parse_args(parser)
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  common.setup()
   peak = common.peak_gflops()
   common.emit(benchmark="peak", when="before", **peak)
-  for config_name in args.configs.split(","):
-    for variant in args.variants.split(","):
-      for impl in args.conv_impls.split(","):
-        for dtype in args.dtypes.split(","):
-          bench(config_name, variant, impl, dtype, args.batch, args.cycles,
+  for config_name in _CONFIGS.value:
+    for variant in _VARIANTS.value:
+      for impl in _CONV_IMPLS.value:
+        for dtype in _DTYPES.value:
+          bench(config_name, variant, impl, dtype, _BATCH.value, _CYCLES.value,
                 peak["matmul_gflops"])
   common.emit(benchmark="peak", when="after", **common.peak_gflops())
 
 
 if __name__ == "__main__":
-  main()
+  _CONFIGS = flags.DEFINE_list("configs", ["default"],
+                               "modules under configs/ (default: the paper's 128×128 model)")
+  _BATCH = flags.DEFINE_integer("batch", 16, "Images a training step.")
+  _VARIANTS = flags.DEFINE_list("variants", ["dftnet"],
+                                "Generator variants (config.model.variant).")
+  _CONV_IMPLS = flags.DEFINE_list("conv_impls", ["native", "auto"],
+                                  "Convolution formulations (config.model.conv_impl).")
+  _DTYPES = flags.DEFINE_list("dtypes", ["float32"],
+                              "compute dtypes (config.model.dtype), e.g. float32,bfloat16")
+  _CYCLES = flags.DEFINE_integer("cycles", 3, "Timed cycles of each configuration, after"
+                                 " the first (compiling) one.")
+  common.define_flags()
+  app.run(main)

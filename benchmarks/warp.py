@@ -12,9 +12,11 @@ generator step warps twice (the edit and the cycle), so the share is
 
 from __future__ import annotations
 
-import argparse
+from collections.abc import Sequence
 import importlib
 
+from absl import app
+from absl import flags
 import jax
 import numpy as np
 
@@ -45,34 +47,38 @@ def time_g_step(config_name: str, batch: int, repeats: int
   config = importlib.import_module(f"configs.{config_name}").get_config()
   config.batch_size = batch
   size = config.model.image_size
-  g_state, d_state = states.create_train_states(config, jax.random.key(0))
+  state = states.create_train_states(config, jax.random.key(0))
 
   def step(g_state, d_params, batch):
     return steps.g_step(g_state, d_params, batch, steps.edit_with_vjp(g_state, batch),
-                        d_apply=d_state.apply_fn, config=config)
+                        d_apply=state.critic.apply_fn, config=config)
 
   p_step = jax.pmap(step, axis_name="batch", in_axes=(None, None, 0), out_axes=None)
   rng = np.random.default_rng(1)
   data = {"image": rng.uniform(-1, 1, (1, batch, size, size, 3)).astype(np.float32),
           "aus": rng.uniform(0, 1, (1, batch, aus.NUM_AUS)).astype(np.float32),
           "target_aus": rng.uniform(0, 1, (1, batch, aus.NUM_AUS)).astype(np.float32)}
-  return common.time_fn(lambda: p_step(g_state, d_state.params, data), repeats=repeats), size
+  timed = lambda: p_step(state.generator, state.critic.params, data)
+  return common.time_fn(timed, repeats=repeats), size
 
 
-def main() -> None:
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--config", default="default",
-                      help="module under configs/ (default: the paper's 128×128 model)")
-  parser.add_argument("--batch", type=int, default=16)
-  parser.add_argument("--repeats", type=int, default=3)
-  args = common.parse_args(parser)
-  step, size = time_g_step(args.config, args.batch, args.repeats)
-  warp = time_warp(args.batch, size, 5 * args.repeats)
-  common.emit(benchmark="warp", config=args.config, size=size, batch=args.batch,
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  common.setup()
+  step, size = time_g_step(_CONFIG.value, _BATCH.value, _REPEATS.value)
+  warp = time_warp(_BATCH.value, size, 5 * _REPEATS.value)
+  common.emit(benchmark="warp", config=_CONFIG.value, size=size, batch=_BATCH.value,
               warp_fwd_bwd_s_median=warp["median"], warp_fwd_bwd_s_min=warp["min"],
               g_step_s_median=step["median"], g_step_s_min=step["min"],
               warps_per_g_step=2, fraction_of_g_step=2 * warp["min"] / step["min"])
 
 
 if __name__ == "__main__":
-  main()
+  _CONFIG = flags.DEFINE_string("config", "default",
+                                "module under configs/ (default: the paper's 128×128 model)")
+  _BATCH = flags.DEFINE_integer("batch", 16, "Images a generator step (and a warp call).")
+  _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed generator steps; the warp is timed five"
+                                  " times as often.")
+  common.define_flags()
+  app.run(main)

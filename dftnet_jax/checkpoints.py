@@ -4,7 +4,8 @@ Layout of a workdir:
 
     config.json              the run's config (`load_config` rebuilds it)
     checkpoints/<step>/      one checkpoint per saved generator step:
-      g_state/, d_state/     TrainState trees: step, params, opt_state
+      g_state/, d_state/     the GanState's generator and critic TrainStates:
+                             step, params, opt_state
       loop/                  {"rng": the host PRNG key's data, uint32 [2]}
 
 Saves are asynchronous: Orbax writes into a temporary directory and renames
@@ -33,7 +34,6 @@ import threading
 from typing import Any, NamedTuple, TypeVar
 
 from absl import logging
-from flax.training import train_state
 import jax
 from jax.experimental import multihost_utils
 import ml_collections
@@ -41,6 +41,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from dftnet_jax import files
+from dftnet_jax import states as states_lib
 
 # The manager's directory inside a workdir.
 CHECKPOINTS_DIR = "checkpoints"
@@ -54,8 +55,7 @@ T = TypeVar("T")
 class Restored(NamedTuple):
   """What a checkpoint brings back to the training loop."""
   step: int
-  g_state: train_state.TrainState
-  d_state: train_state.TrainState
+  state: states_lib.GanState
   key: jax.Array
 
 
@@ -82,12 +82,13 @@ def create_manager(workdir: str, config: ml_collections.ConfigDict, *,
                                options=options)
 
 
-def save(manager: ocp.CheckpointManager, step: int, g_state: train_state.TrainState,
-         d_state: train_state.TrainState, key: jax.Array) -> None:
-  """Starts saving the states and the host key as checkpoint `step` (the
+def save(manager: ocp.CheckpointManager, step: int, state: states_lib.GanState,
+         key: jax.Array) -> None:
+  """Starts saving both states and the host key as checkpoint `step` (the
   generator step); returns once the arrays are copied, before the write."""
   manager.save(step, args=ocp.args.Composite(
-      g_state=ocp.args.StandardSave(g_state), d_state=ocp.args.StandardSave(d_state),
+      g_state=ocp.args.StandardSave(state.generator),
+      d_state=ocp.args.StandardSave(state.critic),
       loop=ocp.args.StandardSave(_loop_state(key))))
 
 
@@ -186,31 +187,29 @@ def set_aside(manager: ocp.CheckpointManager, damaged: Sequence[int]) -> None:
   manager.reload()
 
 
-def restore_latest(manager: ocp.CheckpointManager, g_state: train_state.TrainState,
-                   d_state: train_state.TrainState, key: jax.Array, *,
-                   set_aside_damaged: bool = False) -> Restored | None:
+def restore_latest(manager: ocp.CheckpointManager, state: states_lib.GanState, key: jax.Array,
+                   *, set_aside_damaged: bool = False) -> Restored | None:
   """The newest intact checkpoint (`newest_intact`), or None if there is none.
 
   Args:
     manager: from `create_manager`.
-    g_state: a generator state of the run's shapes and layout (e.g. fresh
-      from `states.create_train_states`); its arrays are not read.
-    d_state: the same for the critic.
+    state: a state of the run's shapes and layout (e.g. fresh from
+      `states.create_train_states`); its arrays are not read.
     key: a host key of the run's key type.
     set_aside_damaged: move damaged checkpoints newer than the one restored
       out of the manager's directory (`set_aside`): for a run that resumes
       and will save those steps again.
 
   Returns:
-    The states laid out as `g_state` and `d_state` are (so the pmap'd steps
-    do not compile again, whatever device count saved them), and the key.
+    The state laid out as `state` is (so the parallel steps do not compile
+    again, whatever device count saved it), and the key.
 
   Raises:
     DamagedCheckpointError: no checkpoint can be read back.
   """
   args = ocp.args.Composite(
-      g_state=ocp.args.StandardRestore(_abstract(g_state)),
-      d_state=ocp.args.StandardRestore(_abstract(d_state)),
+      g_state=ocp.args.StandardRestore(_abstract(state.generator)),
+      d_state=ocp.args.StandardRestore(_abstract(state.critic)),
       loop=ocp.args.StandardRestore(_loop_state(key)))
   found = newest_intact(manager, lambda step: manager.restore(step, args=args))
   if found is None:
@@ -218,7 +217,7 @@ def restore_latest(manager: ocp.CheckpointManager, g_state: train_state.TrainSta
   step, restored, damaged = found
   if set_aside_damaged:
     set_aside(manager, damaged)
-  return Restored(step, restored.g_state, restored.d_state,
+  return Restored(step, states_lib.GanState(generator=restored.g_state, critic=restored.d_state),
                   jax.random.wrap_key_data(restored.loop["rng"]))
 
 

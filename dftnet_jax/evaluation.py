@@ -29,6 +29,7 @@ import os
 from typing import Any
 
 from absl import logging
+from flax.training import train_state
 import jax
 from jax.experimental import multihost_utils
 import jax.numpy as jnp
@@ -42,10 +43,12 @@ from dftnet_jax import config_checks
 from dftnet_jax import edit_suite
 from dftnet_jax import faces
 from dftnet_jax import figures
+from dftnet_jax import files
 from dftnet_jax import images as images_lib
 from dftnet_jax import input_pipeline
 from dftnet_jax import losses
 from dftnet_jax import metrics
+from dftnet_jax import parallel
 from dftnet_jax import reporting
 from dftnet_jax import states
 from dftnet_jax import steps
@@ -63,6 +66,15 @@ def edit_step(g_params: Any, d_params: Any, batch: losses.Batch, *, g_apply: los
   _, predicted = d_apply({"params": d_params}, jnp.concatenate([edited.image, batch["image"]]))
   edit_aus, real_aus = jnp.split(predicted, 2)
   return {"edited": edited.image, "cycled": cycled, "edit_aus": edit_aus, "real_aus": real_aus}
+
+
+def parallel_edit_step(config: ml_collections.ConfigDict, g_apply: losses.ApplyFn,
+                       d_apply: losses.ApplyFn) -> Callable:
+  """`edit_step` on every device, as `config.parallelism` says
+  (`parallel.parallelize`): edit(g_params, d_params, batch [D, B, ...]) →
+  outputs [D, B, ...]."""
+  return parallel.parallelize(functools.partial(edit_step, g_apply=g_apply, d_apply=d_apply),
+                              config, in_axes=(None, None, 0), out_axes=0)
 
 
 def _flat(x: np.ndarray) -> np.ndarray:
@@ -203,7 +215,7 @@ def paper_figures(generate: Callable, g_params: Any, batch: losses.Batch, *, num
 DEFAULT_SUITE_FACES = 16
 
 
-def suite_results(g_state: steps.train_state.TrainState, size: int, *, num_faces: int,
+def suite_results(g_state: train_state.TrainState, size: int, *, num_faces: int,
                   read_aus: edit_suite.ReadFn | None = None
                   ) -> tuple[dict[str, float], np.ndarray]:
   """The edit suite (`edit_suite`) at `size` pixels: gain and leak per edit,
@@ -225,9 +237,9 @@ def restore_final(config: ml_collections.ConfigDict, workdir: str) -> checkpoint
     checkpoints.DamagedCheckpointError: no checkpoint can be read back.
   """
   init_key, key, _ = states.run_keys(config)
-  g_state, d_state = states.create_train_states(config, init_key)
   manager = checkpoints.create_manager(workdir, config, read_only=True)
-  restored = checkpoints.restore_latest(manager, g_state, d_state, key)
+  restored = checkpoints.restore_latest(manager, states.create_train_states(config, init_key),
+                                        key)
   manager.close()
   if restored is None:
     raise FileNotFoundError(f"no checkpoint in {manager.directory} to evaluate")
@@ -268,17 +280,16 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   builder = input_pipeline.create_dataset_builder(config)
   config_checks.check_data(config, builder)
   restored = restore_final(config, workdir)
-  step, g_state, d_state = restored.step, restored.g_state, restored.d_state
+  step, state = restored.step, restored.state
+  g_state = state.generator
   eval_key = states.run_keys(config)[2]
   paired = input_pipeline.is_paired(builder)
   test_batches = functools.partial(input_pipeline.split_batches, builder, config, split="test",
                                    seed=config.seed, features=("identity",) if paired else ())
-  p_eval_step, p_sample_step = steps.parallel_eval_steps(config, g_state, d_state)
-  p_edit_step = jax.pmap(functools.partial(edit_step, g_apply=g_state.apply_fn,
-                                           d_apply=d_state.apply_fn),
-                         axis_name="batch", in_axes=(None, None, 0))
-  results = reporting.evaluate_losses(p_eval_step, g_state, d_state, test_batches(), eval_key)
-  results.update(edit_metrics(p_edit_step, g_state.params, d_state.params, test_batches(),
+  p_eval_step, p_sample_step = steps.parallel_eval_steps(config, state)
+  p_edit_step = parallel_edit_step(config, g_state.apply_fn, state.critic.apply_fn)
+  results = reporting.evaluate_losses(p_eval_step, state, test_batches(), eval_key)
+  results.update(edit_metrics(p_edit_step, g_state.params, state.critic.params, test_batches(),
                               paired=paired))
   logdir = os.path.join(workdir, "test")
   writer = summaries.Writer(logdir)
@@ -297,16 +308,15 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict[str, float
   writer.scalars(step, results)
   first = next(test_batches())
   reporting.write_samples(writer, p_sample_step, g_state, first, step=step,
-                      num_images=config.num_grid_images,
-                      png_path=os.path.join(workdir, "images", f"test_step_{step:06d}.png"))
+                          num_images=config.num_grid_images,
+                          png_path=os.path.join(workdir, "images", f"test_step_{step:06d}.png"))
   generate = jax.jit(g_state.apply_fn)
   for name, image in paper_figures(generate, jax.device_get(g_state.params),
                                    jax.tree.map(_flat, first),
                                    num_images=config.num_grid_images, paired=paired).items():
     writer.image(step, name, image, os.path.join(logdir, f"{name}_step_{step:06d}.png"))
   if jax.process_index() == 0:
-    with open(os.path.join(logdir, f"metrics_step_{step:06d}.json"), "w",
-              encoding="utf-8") as f:
-      json.dump(results, f, indent=2, sort_keys=True)
+    files.atomic_write(os.path.join(logdir, f"metrics_step_{step:06d}.json"),
+                       json.dumps(results, indent=2, sort_keys=True).encode())
   logging.info("test %s", reporting.log_line(step, step, results))
   return results

@@ -36,25 +36,30 @@ from dftnet_jax import train
 
 FLAGS = flags.FLAGS
 
-flags.DEFINE_string("workdir", None, "Directory for checkpoints, summaries and images.")
-flags.DEFINE_enum("mode", "train", ["train", "evaluate"],
-                  "train: train (resuming from the workdir); evaluate: score the latest"
-                  " checkpoint over the test split (losses, edit metrics, figures).")
-config_flags.DEFINE_config_file(
-    "config", None, "Training configuration file (configs/*.py); in evaluate mode, default:"
-    " the workdir's config.json.", lock_config=True)
-flags.DEFINE_bool("retain_freed_memory", True,
-                  "Keep freed memory mapped (glibc) rather than page-faulting every step's"
-                  " buffers in again; the process then holds its peak memory.")
-flags.DEFINE_bool("distributed", False,
-                  "Join a multi-process run (jax.distributed.initialize); implied by the"
-                  " three flags below or $JAX_COORDINATOR_ADDRESS. Values not given are"
-                  " detected from the cluster's environment (Slurm, Open MPI, TPU, k8s).")
-flags.DEFINE_string("coordinator_address", None,
-                    "HOST:PORT of process 0's coordinator, the same on every process.")
-flags.DEFINE_integer("num_processes", None, "Processes in the run.")
-flags.DEFINE_integer("process_id", None, "This process, 0 … num_processes − 1.")
-flags.mark_flags_as_required(["workdir"])
+
+def define_flags() -> None:
+  """The command's flags, defined when it runs: importing the module (as
+  tests/distributed_worker.py does) must not claim flag names such as
+  --workdir in the importer's absl flags."""
+  flags.DEFINE_string("workdir", None, "Directory for checkpoints, summaries and images.")
+  flags.DEFINE_enum("mode", "train", ["train", "evaluate"],
+                    "train: train (resuming from the workdir); evaluate: score the latest"
+                    " checkpoint over the test split (losses, edit metrics, figures).")
+  config_flags.DEFINE_config_file(
+      "config", None, "Training configuration file (configs/*.py); in evaluate mode, default:"
+      " the workdir's config.json.", lock_config=True)
+  flags.DEFINE_bool("retain_freed_memory", True,
+                    "Keep freed memory mapped (glibc) rather than page-faulting every step's"
+                    " buffers in again; the process then holds its peak memory.")
+  flags.DEFINE_bool("distributed", False,
+                    "Join a multi-process run (jax.distributed.initialize); implied by the"
+                    " three flags below or $JAX_COORDINATOR_ADDRESS. Values not given are"
+                    " detected from the cluster's environment (Slurm, Open MPI, TPU, k8s).")
+  flags.DEFINE_string("coordinator_address", None,
+                      "HOST:PORT of process 0's coordinator, the same on every process.")
+  flags.DEFINE_integer("num_processes", None, "Processes in the run.")
+  flags.DEFINE_integer("process_id", None, "This process, 0 … num_processes − 1.")
+  flags.mark_flags_as_required(["workdir"])
 
 
 class _ProcessFormatter(logging.PythonFormatter):
@@ -94,7 +99,9 @@ def parse_flags(argv: list[str]) -> list[str]:
   absl would let through as a traceback), and so is a config file whose
   import of the `configs` package fails outside the repository root."""
   try:
-    return FLAGS(argv)
+    # Its usage errors (a required flag missing, a bad value) are absl's
+    # one line and exit status 1.
+    return app.parse_flags_with_usage(argv)
   except ModuleNotFoundError as e:
     if e.name != "configs" and not (e.name or "").startswith("configs."):
       raise
@@ -131,4 +138,5 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+  define_flags()
   app.run(main, flags_parser=parse_flags)

@@ -23,6 +23,7 @@ from dftnet_jax import edit_suite
 from dftnet_jax import figures
 from dftnet_jax import losses
 from dftnet_jax import parallel
+from dftnet_jax import states
 
 if TYPE_CHECKING:
   # For the annotations only: `summaries` imports TensorFlow, which the
@@ -68,15 +69,14 @@ def mean_metrics(metrics: Sequence[Mapping[str, np.ndarray]]) -> dict[str, float
           for name in sorted(names)}
 
 
-def evaluate_losses(p_eval_step: Callable, g_state: train_state.TrainState,
-                    d_state: train_state.TrainState, batches: Iterable[losses.Batch],
-                    key: jax.Array) -> dict[str, float]:
+def evaluate_losses(p_eval_step: Callable, state: states.GanState,
+                    batches: Iterable[losses.Batch], key: jax.Array) -> dict[str, float]:
   """Both objectives' terms averaged over `batches`.
 
   Raises:
     ValueError: `batches` is empty (a split smaller than one global batch).
   """
-  metrics = [jax.device_get(p_eval_step(g_state.params, d_state.params, batch, key))
+  metrics = [jax.device_get(p_eval_step(state.generator.params, state.critic.params, batch, key))
              for batch in batches]
   if not metrics:
     raise ValueError("no evaluation batch: the test split holds fewer examples than"

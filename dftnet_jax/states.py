@@ -1,11 +1,11 @@
 """Train states: the optimisers, their learning-rate schedules and the
 initialised, replicated generator and critic states a run starts from.
 
-Built once per run from the config (`create_train_states`); the steps
-(`steps`) update them, the loop (`train`) checkpoints them, and `evaluation`
-restores them. Each optimiser's schedule is indexed by its own update count:
-the critic makes n_critic updates a step (two each under GANimation's
-`critic_update`), the generator one.
+Built once per run from the config (`create_train_states`, one `GanState`);
+the steps (`steps`) update it, the loop (`train`) checkpoints it, and
+`evaluation` restores it. Each optimiser's schedule is indexed by its own
+update count: the critic makes n_critic updates a step (two each under
+GANimation's `critic_update`), the generator one.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from flax import struct
 from flax.training import train_state
 import jax
 import jax.numpy as jnp
@@ -22,6 +23,15 @@ import optax
 from dftnet_jax import aus as aus_lib
 from dftnet_jax import models
 from dftnet_jax import parallel
+
+
+class GanState(struct.PyTreeNode):
+  """The generator's and the critic's train states: what every training step
+  updates and every checkpoint holds (the loop's PRNG key stays a separate,
+  explicit argument). A pytree, so the parallel steps take and donate it
+  whole."""
+  generator: train_state.TrainState
+  critic: train_state.TrainState
 
 
 def create_learning_rate_fn(config: ml_collections.ConfigDict, steps: int,
@@ -124,8 +134,7 @@ def create_optimizer(config: ml_collections.ConfigDict, learning_rate: optax.Sca
 
 
 def create_train_states(config: ml_collections.ConfigDict, key: jax.Array,
-                        devices: Sequence[jax.Device] | None = None
-                        ) -> tuple[train_state.TrainState, train_state.TrainState]:
+                        devices: Sequence[jax.Device] | None = None) -> GanState:
   """Initialised generator and critic states (params and Adam moments),
   replicated over `devices` (default: all, every process) for the steps.
 
@@ -147,12 +156,13 @@ def create_train_states(config: ml_collections.ConfigDict, key: jax.Array,
     # going in would compile each step twice.
     return train_state.TrainState.create(**fields).replace(step=jnp.zeros((), jnp.int32))
 
-  def init(key: jax.Array) -> tuple[train_state.TrainState, train_state.TrainState]:
+  def init(key: jax.Array) -> GanState:
     g_key, d_key = jax.random.split(key)
-    return (make(apply_fn=generator.apply, params=generator.init(g_key, image, aus)["params"],
-                 tx=g_tx),
-            make(apply_fn=discriminator.apply, params=discriminator.init(d_key, image)["params"],
-                 tx=d_tx))
+    return GanState(
+        generator=make(apply_fn=generator.apply,
+                       params=generator.init(g_key, image, aus)["params"], tx=g_tx),
+        critic=make(apply_fn=discriminator.apply,
+                    params=discriminator.init(d_key, image)["params"], tx=d_tx))
 
   return jax.jit(init, out_shardings=parallel.replicated(devices))(key)
 

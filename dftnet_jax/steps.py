@@ -33,6 +33,7 @@ import optax
 from dftnet_jax import losses
 from dftnet_jax import models
 from dftnet_jax import parallel
+from dftnet_jax import states
 
 # How a critic step applies the critic's terms (`losses.CRITIC_TERMS`):
 # 'combined' (one Adam step on their sum, as the WGAN-GP paper and the
@@ -147,10 +148,9 @@ def g_step(g_state: train_state.TrainState, d_params: Any, batch: losses.Batch,
   return g_state.apply_gradients(grads=grads), metrics
 
 
-def cycle_step(g_state: train_state.TrainState, d_state: train_state.TrainState,
-               batches: losses.Batch, key: jax.Array, *, config: ml_collections.ConfigDict
-               ) -> tuple[train_state.TrainState, train_state.TrainState,
-                          tuple[losses.Metrics, losses.Metrics]]:
+def cycle_step(state: states.GanState, batches: losses.Batch, key: jax.Array, *,
+               config: ml_collections.ConfigDict
+               ) -> tuple[states.GanState, tuple[losses.Metrics, losses.Metrics]]:
   """One training step as GANimation takes it (per-device body; run by
   `parallel_cycle`): n_critic critic updates, each on its own batch, then a
   generator update on the last batch.
@@ -161,17 +161,17 @@ def cycle_step(g_state: train_state.TrainState, d_state: train_state.TrainState,
   forwards saved at n_critic = 5).
 
   Args:
-    g_state: generator state, the same on every device.
-    d_state: critic state, the same on every device.
+    state: both networks' states, the same on every device.
     batches: this device's share of n_critic batches, [n_critic, B, ...].
     key: PRNG key, the same on every device; split over the critic updates
       (`d_step`). The generator's objective draws nothing at random.
     config: the training config.
 
   Returns:
-    The updated states, the critic updates' metrics stacked [n_critic] and
+    The updated state, the critic updates' metrics stacked [n_critic] and
     the generator update's metrics.
   """
+  g_state = state.generator
   d_keys = jax.random.split(key, config.n_critic)
   first = jax.tree.map(lambda x: x[:-1], batches)
   last = jax.tree.map(lambda x: x[-1], batches)
@@ -181,14 +181,14 @@ def cycle_step(g_state: train_state.TrainState, d_state: train_state.TrainState,
     return d_step(d_state, g_state.params, batch, d_key, g_apply=g_state.apply_fn,
                   config=config)
 
-  d_state, d_metrics = lax.scan(critic_step, d_state, (first, d_keys[:-1]))
+  d_state, d_metrics = lax.scan(critic_step, state.critic, (first, d_keys[:-1]))
   edit = edit_with_vjp(g_state, last)
   d_state, last_metrics = d_update(d_state, lax.stop_gradient(edit[0].image), last,
                                    d_keys[-1], config=config)
   d_metrics = jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), d_metrics, last_metrics)
   g_state, g_metrics = g_step(g_state, d_state.params, last, edit, d_apply=d_state.apply_fn,
                               config=config)
-  return g_state, d_state, (d_metrics, g_metrics)
+  return states.GanState(generator=g_state, critic=d_state), (d_metrics, g_metrics)
 
 
 def eval_step(g_params: Any, d_params: Any, batch: losses.Batch, key: jax.Array, *,
@@ -231,59 +231,59 @@ def sample_step(g_params: Any, batch: losses.Batch, *, g_apply: losses.ApplyFn
 
 def parallel_cycle(config: ml_collections.ConfigDict,
                    devices: Sequence[jax.Device] | None = None) -> Callable:
-  """Parallel `cycle_step` (`parallel.parallelize`: pmap or shard_map): states
-  unstacked in and out and donated, batches split.
+  """Parallel `cycle_step` (`parallel.parallelize`: pmap or shard_map): the
+  state unstacked in and out and donated, batches split.
 
   Args:
     config: the training config.
     devices: the devices to split the batches over; default: all of them.
 
   Returns:
-    cycle(g_state, d_state, batches [D, n_critic, B, ...], key) →
-    (g_state, d_state, (critic metrics [n_critic], generator metrics)).
+    cycle(state, batches [D, n_critic, B, ...], key) →
+    (state, (critic metrics [n_critic], generator metrics)).
   """
   return parallel.parallelize(functools.partial(cycle_step, config=config), config,
-                              in_axes=(None, None, 0, None), out_axes=(None, None, None),
-                              donate_argnums=(0, 1), devices=devices)
+                              in_axes=(None, 0, None), out_axes=(None, None),
+                              donate_argnums=(0,), devices=devices)
 
 
-def parallel_eval_steps(config: ml_collections.ConfigDict, g_state: train_state.TrainState,
-                        d_state: train_state.TrainState):
+def parallel_eval_steps(config: ml_collections.ConfigDict, state: states.GanState
+                        ) -> tuple[Callable, Callable]:
   """Parallel (eval_step, sample_step) over all devices.
 
   Returns:
     eval_step(g_params, d_params, batch [D, B, ...], key) → metrics and
     sample_step(g_params, batch) → outputs [D, B, ...].
   """
+  g_apply = state.generator.apply_fn
   p_eval_step = parallel.parallelize(
-      functools.partial(eval_step, g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+      functools.partial(eval_step, g_apply=g_apply, d_apply=state.critic.apply_fn,
                         config=config),
       config, in_axes=(None, None, 0, None), out_axes=None)
-  p_sample_step = parallel.parallelize(functools.partial(sample_step, g_apply=g_state.apply_fn),
+  p_sample_step = parallel.parallelize(functools.partial(sample_step, g_apply=g_apply),
                                        config, in_axes=(None, 0), out_axes=0)
   return p_eval_step, p_sample_step
 
 
-def train_cycle(g_state: train_state.TrainState, d_state: train_state.TrainState,
-                batches: Iterator[losses.Batch], key: jax.Array, *, p_cycle: Callable, n_critic: int
-                ) -> tuple[train_state.TrainState, train_state.TrainState, list[losses.Metrics]]:
+def train_cycle(state: states.GanState, batches: Iterator[losses.Batch], key: jax.Array, *,
+                p_cycle: Callable, n_critic: int
+                ) -> tuple[states.GanState, list[losses.Metrics]]:
   """One training step: the next n_critic batches through `p_cycle`.
 
   Args:
-    g_state: the generator state (donated).
-    d_state: the critic state (donated).
+    state: both networks' states (donated).
     batches: the training stream, [D, B, ...] batches.
     key: this step's PRNG key.
     p_cycle: the parallel `cycle_step` (`parallel_cycle`).
     n_critic: critic steps per generator step.
 
   Returns:
-    The updated states and each update's metrics on the host, critic steps
+    The updated state and each update's metrics on the host, critic steps
     first.
   """
   taken = [next(batches) for _ in range(n_critic)]
   stacked = {name: np.stack([b[name] for b in taken], axis=1) for name in taken[0]}
-  g_state, d_state, (d_metrics, g_metrics) = p_cycle(g_state, d_state, stacked, key)
+  state, (d_metrics, g_metrics) = p_cycle(state, stacked, key)
   d_metrics, g_metrics = jax.device_get((d_metrics, g_metrics))
   d_metrics = [{name: value[i] for name, value in d_metrics.items()} for i in range(n_critic)]
-  return g_state, d_state, d_metrics + [g_metrics]
+  return state, d_metrics + [g_metrics]

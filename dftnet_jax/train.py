@@ -16,7 +16,6 @@ import os
 import time
 
 from absl import logging
-from flax.training import train_state
 import jax
 import ml_collections
 
@@ -41,8 +40,7 @@ def check_run(config: ml_collections.ConfigDict, workdir: str) -> None:
       config_checks.check_same_shapes(checkpoints.load_config(workdir), config, path)
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
-                       ) -> tuple[train_state.TrainState, train_state.TrainState]:
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> states.GanState:
   """Trains as `config` says, resuming from the latest checkpoint in `workdir`.
 
   A fresh run first gives the critic `config.critic_au_pretrain_steps` updates
@@ -70,7 +68,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
     workdir: where checkpoints, config.json, summaries and images go.
 
   Returns:
-    The final generator and critic states.
+    The final state of both networks.
 
   Raises:
     config_checks.ConfigError: a config field no run can use, a model size
@@ -91,26 +89,27 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
   builder = input_pipeline.create_dataset_builder(config)
   config_checks.check_data(config, builder)
   init_key, key, eval_key = states.run_keys(config)
-  g_state, d_state = states.create_train_states(config, init_key)
-  checkpoints.check_workdir(workdir, (g_state, d_state))
+  state = states.create_train_states(config, init_key)
+  checkpoints.check_workdir(workdir, state)
   manager = checkpoints.create_manager(workdir, config)
   start = 0
-  restored = checkpoints.restore_latest(manager, g_state, d_state, key, set_aside_damaged=True)
+  restored = checkpoints.restore_latest(manager, state, key, set_aside_damaged=True)
   if restored:
-    start, g_state, d_state, key = restored
+    start, state, key = restored
     logging.info("Resumed from the checkpoint of step %d in %s.", start, manager.directory)
   checkpoints.write_config(workdir, config)
   if not start and config.get("critic_au_pretrain_steps", 0):
     pretrain_batches = input_pipeline.train_batches(builder, config,
                                                     input_pipeline.PRETRAIN_STREAM)
-    d_state = au_pretraining.pretrain(d_state, pretrain_batches, config=config)
+    state = state.replace(critic=au_pretraining.pretrain(state.critic, pretrain_batches,
+                                                         config=config))
   p_cycle = steps.parallel_cycle(config)
-  p_eval_step, p_sample_step = steps.parallel_eval_steps(config, g_state, d_state)
+  p_eval_step, p_sample_step = steps.parallel_eval_steps(config, state)
   sample_batch = next(input_pipeline.split_batches(builder, config, split="test", seed=config.seed))
   suite = None
   if input_pipeline.is_paired(builder) and config.suite_faces:
     suite = edit_suite.suite_faces(config.model.image_size, config.suite_faces)
-    editor = reporting.generator_editor(g_state)
+    editor = reporting.generator_editor(state.generator)
   train_writer = summaries.Writer(os.path.join(workdir, "train"))
   eval_writer = summaries.Writer(os.path.join(workdir, "eval"))
   g_learning_rate = states.generator_learning_rate_fn(config)
@@ -123,8 +122,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
       if step == start or step % config.checkpoint_every_steps == 0:
         batches = input_pipeline.train_batches(builder, config, step)
       key, step_key = jax.random.split(key)
-      g_state, d_state, metrics = steps.train_cycle(g_state, d_state, batches, step_key,
-                                                    p_cycle=p_cycle, n_critic=config.n_critic)
+      state, metrics = steps.train_cycle(state, batches, step_key, p_cycle=p_cycle,
+                                         n_critic=config.n_critic)
       done = step + 1
       reporting.check_finite(metrics, done)
       history += metrics
@@ -139,19 +138,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
         logging.info("%s", reporting.log_line(done, config.num_train_steps, scalars))
         history = []
       if due(config.image_every_steps):
-        reporting.write_samples(train_writer, p_sample_step, g_state, sample_batch, step=done,
-                                num_images=config.num_grid_images,
+        reporting.write_samples(train_writer, p_sample_step, state.generator, sample_batch,
+                                step=done, num_images=config.num_grid_images,
                                 png_path=os.path.join(workdir, "images", f"step_{done:06d}.png"))
       if due(config.eval_every_steps):
         eval_batches = itertools.islice(
             input_pipeline.split_batches(builder, config, split="test", seed=config.seed),
             config.num_eval_batches)
-        eval_metrics = reporting.evaluate_losses(p_eval_step, g_state, d_state, eval_batches,
-                                                 eval_key)
+        eval_metrics = reporting.evaluate_losses(p_eval_step, state, eval_batches, eval_key)
         eval_writer.scalars(done, eval_metrics)
         logging.info("eval %s", reporting.log_line(done, config.num_train_steps, eval_metrics))
         if suite is not None:
-          edit = editor(g_state.params)
+          edit = editor(state.generator.params)
           scores = edit_suite.score_suite(edit, suite)
           eval_writer.scalars(done, {f"suite/{name}": value for name, value in scores.items()})
           eval_writer.image(done, "suite", edit_suite.suite_figure(edit, suite),
@@ -162,7 +160,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
           logging.info("%s", reporting.suite_line(done, scores))
       preempted = preemption.reached(done)
       if due(config.checkpoint_every_steps) or preempted:
-        checkpoints.save(manager, done, g_state, d_state, key)
+        checkpoints.save(manager, done, state, key)
         logging.info("saving step %d in %s", done, manager.directory)
       if preempted:
         logging.info("Preempted (SIGTERM): saved step %d in %s and stopped; run the same"
@@ -172,4 +170,4 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str
     preemption.close()
     manager.wait_until_finished()
     manager.close()
-  return g_state, d_state
+  return state

@@ -51,9 +51,10 @@ def readings(workdir: str, num_faces: int) -> list[dict[str, float | str]]:
   restored = evaluation.restore_final(config, workdir)
   generator = models.create_generator(config.model)
   critic = models.create_discriminator(config.model)
-  judge = jax.jit(lambda x: critic.apply({"params": restored.d_state.params}, x))
+  judge = jax.jit(lambda x: critic.apply({"params": restored.state.critic.params}, x))
   read_aus = lambda x: judge(x)[1]
-  edit = jax.jit(lambda x, t: generator.apply({"params": restored.g_state.params}, x, t).image)
+  g_params = restored.state.generator.params
+  edit = jax.jit(lambda x, t: generator.apply({"params": g_params}, x, t).image)
   suite = edit_suite.suite_faces(config.model.image_size, num_faces)
   source = jnp.asarray(images_lib.from_uint8(suite.sources))
   source_judged = judge(source)  # the same for every edit

@@ -118,36 +118,39 @@ def train_one(name: str, seed: int, out: str, data_path: str, eval_every: int,
   config = config_of(name, seed, num_steps)
   data = load_faces(data_path, config.dataset_config)
   init_key, key, _ = states.run_keys(config)
-  g_state, d_state = states.create_train_states(config, init_key)
+  state = states.create_train_states(config, init_key)
   p_cycle = steps.parallel_cycle(config)
   batches = array_pipeline.train_batches(
       data, batch_size=config.batch_size, num_devices=jax.local_device_count(), seed=seed,
       target_au_noise=config.target_au_noise, render_targets=bool(config.loss.paired_l1))
   # The critic's AU pretraining (if the config asks) reads a stream of its own.
-  d_state = au_pretraining.pretrain(d_state, array_pipeline.train_batches(
+  pretrain_batches = array_pipeline.train_batches(
       data, batch_size=config.batch_size, num_devices=jax.local_device_count(),
-      seed=seed + 10_000, target_au_noise=0.0), config=config)
+      seed=seed + 10_000, target_au_noise=0.0)
+  state = state.replace(critic=au_pretraining.pretrain(state.critic, pretrain_batches,
+                                                       config=config))
   suite = edit_suite.suite_faces(config.model.image_size, config.suite_faces)
-  generate = jax.jit(lambda p, x, t: g_state.apply_fn({"params": p}, x, t).image)
+  g_apply = state.generator.apply_fn
+  generate = jax.jit(lambda p, x, t: g_apply({"params": p}, x, t).image)
   average = jax.jit(lambda ema, p: jax.tree.map(lambda e, x: ema_decay * e + (1 - ema_decay) * x,
                                                 ema, p))
   # A copy: the cycle donates the state's buffers.
-  ema = jax.tree.map(jnp.array, g_state.params)
+  ema = jax.tree.map(jnp.array, state.generator.params)
   history, first_step_s = [], None
   for step in range(config.num_train_steps):
     key, step_key = jax.random.split(key)
-    g_state, d_state, metrics = steps.train_cycle(g_state, d_state, batches, step_key,
-                                                  p_cycle=p_cycle, n_critic=config.n_critic)
+    state, metrics = steps.train_cycle(state, batches, step_key, p_cycle=p_cycle,
+                                       n_critic=config.n_critic)
     done = step + 1
     if ema_decay:
-      ema = average(ema, g_state.params)
+      ema = average(ema, state.generator.params)
     if first_step_s is None:
       first_step_s = time.perf_counter() - started
     # The critic's metrics of the cycle's last update, with the generator's.
     history.append({**metrics[-2], **metrics[-1]})
     diverged = not np.isfinite(metrics[-1]["g_loss"])
     if reporting.is_due(done, eval_every, config.num_train_steps) or diverged:
-      params = jax.device_get(g_state.params)
+      params = jax.device_get(state.generator.params)
       edit = edit_suite.generator_edit_fn(generate, params)
       scores = edit_suite.score_suite(edit, suite)
       if ema_decay:

@@ -10,21 +10,21 @@ import numpy as np
 from dftnet_jax import main
 from dftnet_jax import train
 
-flags.DEFINE_string("params_out", None, "Where to write this process's final parameters.")
-
 
 def run(argv: list[str]) -> None:
   train_and_evaluate = train.train_and_evaluate
 
   def train_and_save(config, workdir):
-    g_state, d_state = train_and_evaluate(config, workdir)
-    leaves = jax.tree.leaves(jax.device_get((g_state.params, d_state.params)))
+    state = train_and_evaluate(config, workdir)
+    leaves = jax.tree.leaves(jax.device_get((state.generator.params, state.critic.params)))
     np.savez(flags.FLAGS.params_out, *leaves)
-    return g_state, d_state
+    return state
 
   train.train_and_evaluate = train_and_save
   main.main(argv)
 
 
 if __name__ == "__main__":
+  main.define_flags()
+  flags.DEFINE_string("params_out", None, "Where to write this process's final parameters.")
   app.run(run)

@@ -42,7 +42,7 @@ def _au_mse(d_state, batch):
 
 def test_an_update_reports_the_error_of_the_whole_batch_and_lowers_it():
   config = _config()
-  _, d_state = states.create_train_states(config, jax.random.key(0))
+  d_state = states.create_train_states(config, jax.random.key(0)).critic
   tx = states.create_optimizer(config, 1e-3)
   state = d_state.replace(tx=tx, opt_state=jax.jit(tx.init)(d_state.params))
   update = parallel.parallelize(au_pretraining.au_update, config, in_axes=(None, 0),
@@ -59,7 +59,7 @@ def test_an_update_reports_the_error_of_the_whole_batch_and_lowers_it():
 
 def test_a_phase_changes_the_critics_parameters_only():
   config = _config(critic_au_pretrain_steps=30)
-  _, d_state = states.create_train_states(config, jax.random.key(0))
+  d_state = states.create_train_states(config, jax.random.key(0)).critic
   held_out = next(_batches(config, 99))
   fresh = jax.device_get(d_state)
   pretrained = au_pretraining.pretrain(d_state, _batches(config, 1), config=config)

@@ -98,8 +98,8 @@ def test_killed_at_random_moments_and_preempted_a_run_resumes_each_time(tmp_path
   config.data_dir = str(tmp_path / "tfds")
   config.checkpoint_every_steps = 1
   config.num_train_steps = preempted + 1
-  g_state, _ = train.train_and_evaluate(config, workdir)
-  assert int(g_state.step) == preempted + 1
+  state = train.train_and_evaluate(config, workdir)
+  assert int(state.generator.step) == preempted + 1
 
 
 def test_an_unwritable_workdir_is_refused_before_training(tmp_path):

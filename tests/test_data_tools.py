@@ -22,13 +22,16 @@ from dftnet_jax.datasets import safe_pickle
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
+def run_tool(tool: str, *args: str) -> subprocess.CompletedProcess:
+  """`python -m dftnet_jax.data_tools.<tool> <args>`, as a user runs it."""
+  return subprocess.run([sys.executable, "-m", f"dftnet_jax.data_tools.{tool}", *args],
+                        cwd=REPO, capture_output=True, text=True, check=False, timeout=300)
+
+
 @pytest.mark.parametrize("tool", ["crop_faces", "openface_to_ganimation"])
 def test_help(tool):
-  result = subprocess.run(
-      [sys.executable, "-m", f"dftnet_jax.data_tools.{tool}", "--help"],
-      cwd=REPO, capture_output=True, text=True, check=False, timeout=60)
-  assert result.returncode == 0, result.stderr
-  assert "--output_dir" in result.stdout
+  result = run_tool(tool, "--help")  # absl's --help exits with status 1
+  assert "--output_dir: " in result.stdout, result.stderr
 
 
 def _gradient_photo(height: int = 90, width: int = 120) -> np.ndarray:
@@ -36,13 +39,14 @@ def _gradient_photo(height: int = 90, width: int = 120) -> np.ndarray:
   return np.stack([x * 2, y * 2, x + y], axis=-1).astype(np.uint8)
 
 
-def test_crop_faces_reports_photos_without_a_face(tmp_path, capsys):
+def test_crop_faces_reports_photos_without_a_face(tmp_path):
   pytest.importorskip("cv2")
   (tmp_path / "photos").mkdir()
   Image.fromarray(_gradient_photo()).save(tmp_path / "photos" / "wall.png")
-  assert crop_faces.main(["--input_dir", str(tmp_path / "photos"),
-                          "--output_dir", str(tmp_path / "crops")]) == 0
-  out = capsys.readouterr().out
+  result = run_tool("crop_faces", "--input_dir", str(tmp_path / "photos"),
+                    "--output_dir", str(tmp_path / "crops"))
+  assert result.returncode == 0, result.stderr
+  out = result.stdout
   assert "no face: " in out and "wall.png" in out
   assert "cropped 0 of 1 photos" in out
   assert not list((tmp_path / "crops").iterdir())
@@ -56,8 +60,9 @@ def test_crop_faces_keeps_the_largest_of_several_faces(tmp_path, capsys,
   big, small = face_crop.Box(10, 5, 64), face_crop.Box(80, 40, 20)
   monkeypatch.setattr(face_crop, "detect_faces",
                       lambda image, margin: [big, small])
-  crop_faces.main(["--input_dir", str(tmp_path / "photos"), "--output_dir",
-                   str(tmp_path / "crops"), "--size", "64"])
+  outcomes = crop_faces.crop_folder(tmp_path / "photos", tmp_path / "crops", size=64,
+                                    margin=face_crop.DEFAULT_MARGIN)
+  assert outcomes["several faces"] == ["group.png"]
   assert "2 faces in" in capsys.readouterr().out
   crop = td.decode(tmp_path / "crops" / "group.jpg")
   expected = photo[5:69, 10:74]
@@ -120,10 +125,10 @@ def test_converter_output_reads_back_like_the_openface_build(tmp_path,
   raw = td.write_openface(tmp_path / "manual", one_csv=one_csv)
   csv = ["--csv_file", str(tmp_path / "manual" / "openface.csv")] if one_csv \
       else ["--csv_dir", str(tmp_path / "manual" / "openface")]
-  assert openface_to_ganimation.main([
-      "--images_dir", str(tmp_path / "manual" / "imgs"), *csv,
-      "--output_dir", str(tmp_path / "prepared"), "--image_size",
-      str(td.SIZE), "--test_fraction", "0.25", "--seed", "3"]) == 0
+  result = run_tool("openface_to_ganimation", "--images_dir", str(tmp_path / "manual" / "imgs"),
+                    *csv, "--output_dir", str(tmp_path / "prepared"), "--image_size",
+                    str(td.SIZE), "--test_fraction", "0.25", "--seed", "3")
+  assert result.returncode == 0, result.stderr
   assert not list(tmp_path.glob("prepared/**/.*.tmp"))
   for name in ("img000.jpg", "img007.jpg"):  # JPEGs are copied unchanged
     assert (tmp_path / "prepared" / "imgs" / name).read_bytes() == (
@@ -158,16 +163,18 @@ def test_converter_reencodes_other_formats_as_jpeg(tmp_path):
       raw)
 
 
-def test_converter_stops_at_bad_data_unless_told_to_skip(tmp_path, capsys):
+def test_converter_stops_at_bad_data_unless_told_to_skip(tmp_path):
   td.write_openface(tmp_path / "manual", num=4)
   (tmp_path / "manual" / "openface" / "img002.csv").unlink()
   args = ["--images_dir", str(tmp_path / "manual" / "imgs"), "--csv_dir",
           str(tmp_path / "manual" / "openface"), "--image_size", str(td.SIZE),
           "--output_dir", str(tmp_path / "prepared")]
-  assert openface_to_ganimation.main(args) == 1
-  assert "img002" in capsys.readouterr().err
+  stopped = run_tool("openface_to_ganimation", *args)
+  assert stopped.returncode == 1
+  assert "img002" in stopped.stderr and "--skip_bad leaves such examples out" in stopped.stderr
   assert not (tmp_path / "prepared" / layout.AUS_FILE).exists()
-  assert openface_to_ganimation.main(args + ["--skip_bad"]) == 0
+  skipped = run_tool("openface_to_ganimation", *args, "--skip_bad")
+  assert skipped.returncode == 0, skipped.stderr
   table = safe_pickle.load(tmp_path / "prepared" / layout.AUS_FILE)
   assert sorted(table) == ["img000", "img001", "img003"]
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from configs import tiny
+from dftnet_jax import evaluation
 from dftnet_jax import states
 from dftnet_jax import steps
 from dftnet_jax import train
@@ -57,8 +58,8 @@ def _finish(processes):
   return logs
 
 
-def _flat_params(g_state, d_state):
-  return jax.tree.leaves(jax.device_get((g_state.params, d_state.params)))
+def _flat_params(state):
+  return jax.tree.leaves(jax.device_get((state.generator.params, state.critic.params)))
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +93,7 @@ def test_two_processes_train_as_one_process_with_two_devices(two_process_run, da
   config = tiny.get_config()
   config.data_dir = data_dir
   config.num_train_steps = 2
-  one_process = _flat_params(*train.train_and_evaluate(config, str(tmp_path)))
+  one_process = _flat_params(train.train_and_evaluate(config, str(tmp_path)))
   assert len(one_process) == len(params_0)
   for a, b in zip(params_0, one_process):
     np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
@@ -142,14 +143,29 @@ def test_pmap_and_shard_map_give_the_same_parameters():
     config = tiny.get_config()
     config.parallelism = parallelism
     config.n_critic = len(batches)
-    g_state, d_state = states.create_train_states(config, jax.random.key(0))
-    g_state, d_state, metrics = steps.train_cycle(
-        g_state, d_state, iter(batches), jax.random.key(9),
+    state, metrics = steps.train_cycle(
+        states.create_train_states(config, jax.random.key(0)), iter(batches), jax.random.key(9),
         p_cycle=steps.parallel_cycle(config), n_critic=config.n_critic)
-    assert g_state.params["encoder"]["Conv_0"]["kernel"].sharding.is_fully_replicated
-    results[parallelism] = _flat_params(g_state, d_state) + [jax.device_get(metrics)]
+    assert state.generator.params["encoder"]["Conv_0"]["kernel"].sharding.is_fully_replicated
+    results[parallelism] = _flat_params(state) + [jax.device_get(metrics)]
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
                results["pmap"], results["shard_map"])
+
+
+def test_evaluations_edit_metrics_agree_under_pmap_and_shard_map():
+  results = {}
+  for parallelism in ("pmap", "shard_map"):
+    config = tiny.get_config()
+    config.parallelism = parallelism
+    state = states.create_train_states(config, jax.random.key(0))
+    p_edit_step = evaluation.parallel_edit_step(config, state.generator.apply_fn,
+                                                state.critic.apply_fn)
+    results[parallelism] = evaluation.edit_metrics(
+        p_edit_step, state.generator.params, state.critic.params, _batches(config, 2),
+        paired=False)
+  assert {"cycle_l1", "cycle_psnr", "edit_au_mse", "real_au_mse"} <= set(results["pmap"])
+  for name, value in results["pmap"].items():
+    np.testing.assert_allclose(results["shard_map"][name], value, rtol=1e-5, err_msg=name)
 
 
 def test_an_unknown_parallelism_is_refused():

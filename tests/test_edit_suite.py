@@ -6,7 +6,6 @@ import pytest
 from dftnet_jax import aus
 from dftnet_jax import edit_suite
 from dftnet_jax import faces
-from dftnet_jax import metrics
 
 
 def _face_pair(size: int = 64, edit: str = "smile"):

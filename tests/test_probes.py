@@ -121,10 +121,9 @@ def test_the_jacobian_norm_of_a_linear_au_head_is_its_frobenius_norm():
 def test_critic_reading_records_every_suite_edit_of_a_saved_run(tmp_path):
   config = tiny.get_config()
   key = jax.random.key(0)
-  g_state, d_state = states.create_train_states(config, key)
   checkpoints.write_config(str(tmp_path), config)
   manager = checkpoints.create_manager(str(tmp_path), config)
-  checkpoints.save(manager, 7, g_state, d_state, key)
+  checkpoints.save(manager, 7, states.create_train_states(config, key), key)
   manager.wait_until_finished()
   manager.close()
   records = critic_reading.readings(str(tmp_path), num_faces=2)

@@ -29,7 +29,6 @@ from dftnet_jax import input_pipeline
 from dftnet_jax import photo
 from dftnet_jax import states
 from dftnet_jax import train
-from dftnet_jax.data_tools import crop_faces
 from dftnet_jax.data_tools import openface_to_ganimation
 from dftnet_jax.datasets import emotionet
 from dftnet_jax.datasets import layout
@@ -161,10 +160,10 @@ DAMAGES = {
 def test_restoring_a_run_falls_back_from_a_damaged_newest_checkpoint(run_copy, damage, caplog):
   DAMAGES[damage](pathlib.Path(run_copy, "checkpoints", "4"))
   config = checkpoints.load_config(run_copy)
-  g_state, d_state = states.create_train_states(config, jax.random.key(0))
+  state = states.create_train_states(config, jax.random.key(0))
   manager = checkpoints.create_manager(run_copy, config, read_only=True)
   with caplog.at_level(logging.WARNING):
-    restored = checkpoints.restore_latest(manager, g_state, d_state, jax.random.key(0))
+    restored = checkpoints.restore_latest(manager, state, jax.random.key(0))
   manager.close()
   assert restored.step == 2
   assert re.search(r"checkpoint 4 in .*checkpoints is damaged: ", caplog.text), caplog.text
@@ -242,12 +241,14 @@ def test_a_broken_pickle_is_named(tmp_path, content, words):
 
 
 # The data tools.
-def test_a_data_tool_given_no_input_folder_says_so_in_one_line(tmp_path, capsys):
-  with pytest.raises(SystemExit) as exit_:
-    crop_faces.main(["--input_dir", str(tmp_path / "nowhere"), "--output_dir",
-                     str(tmp_path / "out")])
-  assert exit_.value.code == (f"error: {tmp_path}/nowhere is not a folder of images"
-                              f" ({cli.TRACEBACK_ENV}=1 shows the traceback)")
+def test_a_data_tool_given_no_input_folder_says_so_in_one_line(tmp_path):
+  result = subprocess.run([sys.executable, "-m", "dftnet_jax.data_tools.crop_faces",
+                           f"--input_dir={tmp_path / 'nowhere'}",
+                           f"--output_dir={tmp_path / 'out'}"],
+                          cwd=REPO, capture_output=True, text=True, check=False, timeout=300)
+  assert result.returncode == 1
+  assert result.stderr.strip() == (f"error: {tmp_path}/nowhere is not a folder of images"
+                                   f" ({cli.TRACEBACK_ENV}=1 shows the traceback)")
   assert not (tmp_path / "out").exists()
 
 
@@ -317,3 +318,11 @@ def test_the_training_command_prints_one_line_and_exits_1(tmp_path, args, words)
   assert last.startswith("error: ") and "Traceback" not in result.stderr, result.stderr[-3000:]
   assert re.search(words, last), last
   assert not (tmp_path / "run").exists()
+
+
+def test_the_training_command_without_a_workdir_names_the_flag():
+  result = subprocess.run([sys.executable, "-m", "dftnet_jax.main", "--config=configs/tiny.py"],
+                          cwd=REPO, capture_output=True, text=True)
+  assert result.returncode == 1
+  assert "Traceback" not in result.stderr, result.stderr[-3000:]
+  assert "Flag --workdir must have a value" in result.stderr

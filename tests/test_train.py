@@ -40,19 +40,24 @@ def _stacked(batches):
   return {name: np.stack([b[name] for b in batches], axis=1) for name in batches[0]}
 
 
+def _networks(config):
+  """Fresh (generator, critic) states, for the tests of one objective or update."""
+  state = states.create_train_states(config, jax.random.key(0))
+  return state.generator, state.critic
+
+
 @pytest.mark.parametrize("variant", models.VARIANTS)
 def test_a_cycle_updates_both_networks_and_reports_finite_metrics(variant):
   config = tiny.get_config()
   config.model.variant = variant
-  g_state, d_state = states.create_train_states(config, jax.random.key(0))
-  g_before = jax.tree.map(np.asarray, g_state.params)
-  d_before = jax.tree.map(np.asarray, d_state.params)
+  state = states.create_train_states(config, jax.random.key(0))
+  g_before = jax.tree.map(np.asarray, state.generator.params)
+  d_before = jax.tree.map(np.asarray, state.critic.params)
   batches = _stacked([_batch(config, seed) for seed in range(config.n_critic)])
-  g_state, d_state, (d_metrics, g_metrics) = steps.parallel_cycle(config)(
-      g_state, d_state, batches, jax.random.key(1))
-  assert int(d_state.step) == config.n_critic and int(g_state.step) == 1
-  assert all(_changed_leaves(d_before, d_state.params))
-  assert any(_changed_leaves(g_before, g_state.params))
+  state, (d_metrics, g_metrics) = steps.parallel_cycle(config)(state, batches, jax.random.key(1))
+  assert int(state.critic.step) == config.n_critic and int(state.generator.step) == 1
+  assert all(_changed_leaves(d_before, state.critic.params))
+  assert any(_changed_leaves(g_before, state.generator.params))
   assert all(v.shape == (config.n_critic,) for v in jax.tree.leaves(d_metrics))
   assert all(np.all(np.isfinite(v)) for v in jax.tree.leaves((d_metrics, g_metrics)))
   assert ("g_tv" in g_metrics) == (variant != "ganimation")
@@ -70,7 +75,7 @@ def test_the_fused_cycle_equals_separate_steps(monkeypatch):
   monkeypatch.setattr(states, "create_optimizer", lambda config, learning_rate: optax.sgd(1e-3))
   config = tiny.get_config()
   config.n_critic = 3
-  g_state, d_state = states.create_train_states(config, jax.random.key(0))
+  g_state, d_state = _networks(config)
   batches = [_batch(config, seed) for seed in range(config.n_critic)]
   key = jax.random.key(5)
   plain = jax.device_get((g_state.params, d_state.params))  # donated below
@@ -90,13 +95,11 @@ def test_the_fused_cycle_equals_separate_steps(monkeypatch):
   p_separate = jax.pmap(separate, axis_name="batch", in_axes=(None, None, 0, None),
                         out_axes=None)
   g_ref, d_ref, d_metrics_ref, g_metrics_ref = p_separate(g_state, d_state, batches, key)
-  g_state, d_state = states.replicate(
-      jax.device_get(states.create_train_states(config, jax.random.key(0))))
-  g_out, d_out, (d_metrics, g_metrics) = steps.parallel_cycle(config)(
-      g_state, d_state, _stacked(batches), key)
-  assert any(_changed_leaves(plain[0], g_out.params))
+  state = states.replicate(jax.device_get(states.create_train_states(config, jax.random.key(0))))
+  out, (d_metrics, g_metrics) = steps.parallel_cycle(config)(state, _stacked(batches), key)
+  assert any(_changed_leaves(plain[0], out.generator.params))
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
-               jax.device_get((g_out.params, d_out.params)),
+               jax.device_get((out.generator.params, out.critic.params)),
                jax.device_get((g_ref.params, d_ref.params)))
   for i, metrics in enumerate(d_metrics_ref):
     for name, value in metrics.items():
@@ -120,14 +123,14 @@ def _train_on(config, devices, batches):
   Returns:
     Both networks' parameters and every update's metrics, on the host.
   """
-  g_state, d_state = states.replicate(
+  state = states.replicate(
       jax.device_get(states.create_train_states(config, jax.random.key(0))), devices)
   split = lambda batch: {k: v.reshape(len(devices), -1, *v.shape[2:]) for k, v in batch.items()}
   stream = iter([split(batch) for batch in batches])
-  g_state, d_state, metrics = steps.train_cycle(
-      g_state, d_state, stream, jax.random.key(9), p_cycle=steps.parallel_cycle(config, devices),
-      n_critic=len(batches))
-  return jax.device_get((g_state.params, d_state.params, metrics))
+  state, metrics = steps.train_cycle(state, stream, jax.random.key(9),
+                                     p_cycle=steps.parallel_cycle(config, devices),
+                                     n_critic=len(batches))
+  return jax.device_get((state.generator.params, state.critic.params, metrics))
 
 
 @pytest.mark.parametrize("variant", ["ganimation", "dftnet"])
@@ -147,7 +150,7 @@ def test_one_and_two_devices_give_the_same_parameters(monkeypatch, variant):
   config.model.variant = variant
   config.n_critic = 3
   batches = [_global_batch(config, seed) for seed in range(3)]
-  g_init, d_init = states.create_train_states(config, jax.random.key(0))
+  g_init, d_init = _networks(config)
   init = jax.device_get((g_init.params, d_init.params))
   *one, one_metrics = _train_on(config, jax.local_devices()[:1], batches)
   *two, two_metrics = _train_on(config, jax.local_devices()[:2], batches)
@@ -243,7 +246,7 @@ def _optional_term(field, weight, term, expected_fn, batch_seed, extra=lambda ba
   that its metric `term` appears only then, equals `expected_fn(edited,
   batch)` computed by hand, and adds weight × that to the total."""
   config = tiny.get_config()
-  g_state, d_state = states.create_train_states(config, jax.random.key(0))
+  g_state, d_state = _networks(config)
   batch = jax.tree.map(lambda x: x[0], _batch(config, batch_seed))
   batch.update(extra(batch))
   loss = lambda cfg: losses.generator_loss(g_state.params, d_state.params, batch,
@@ -268,7 +271,7 @@ def test_paired_l1_enters_the_generator_objective_only_when_weighted():
 
 def test_paired_and_cycle_distances_follow_the_config():
   config = tiny.get_config()
-  g_state, d_state = states.create_train_states(config, jax.random.key(0))
+  g_state, d_state = _networks(config)
   batch = jax.tree.map(lambda x: x[0], _batch(config, 2))
   batch["target_image"] = np.zeros_like(batch["image"])
   config.loss.paired_l1 = 1.0
@@ -296,15 +299,15 @@ def test_texture_tv_enters_the_dftnet_objective_only_when_weighted():
 def test_bfloat16_compute_trains_with_finite_losses_and_float32_state():
   config = tiny.get_config()
   config.model.dtype = "bfloat16"
-  g_state, d_state = states.create_train_states(config, jax.random.key(0))
+  state = states.create_train_states(config, jax.random.key(0))
   p_cycle = steps.parallel_cycle(config)
   for i in range(2):
     batches = _stacked([_batch(config, 10 * i + k) for k in range(config.n_critic)])
-    g_state, d_state, metrics = p_cycle(g_state, d_state, batches, jax.random.key(i))
+    state, metrics = p_cycle(state, batches, jax.random.key(i))
     assert all(np.all(np.isfinite(v)) for v in jax.tree.leaves(metrics))
-  floats = [x for x in jax.tree.leaves((g_state.params, g_state.opt_state, d_state.params,
-                                        d_state.opt_state)) if x.dtype != np.int32]
+  floats = [x for x in jax.tree.leaves(state) if x.dtype != np.int32]
   assert floats and all(x.dtype == np.float32 for x in floats)
+  g_state = state.generator
   edited = g_state.apply_fn({"params": g_state.params}, np.zeros((1, 16, 16, 3), np.float32),
                             np.zeros((1, 17), np.float32))
   assert all(x.dtype == np.float32 for x in edited if x is not None)
@@ -313,7 +316,7 @@ def test_bfloat16_compute_trains_with_finite_losses_and_float32_state():
 def _perturbed_states(config, seed=0):
   """Fresh states with every generator weight moved, so that the zero-init
   heads give a flow and an attention that vary."""
-  g_state, d_state = states.create_train_states(config, jax.random.key(0))
+  g_state, d_state = _networks(config)
   rng = np.random.default_rng(seed)
   params = jax.tree.map(lambda x: np.asarray(x) + 0.2 * rng.normal(size=x.shape).astype(np.float32),
                         jax.device_get(g_state.params))
@@ -375,7 +378,7 @@ def test_ganimation_adds_its_mask_terms_of_both_passes():
 def test_an_unknown_regulariser_passes_value_is_named():
   config = tiny.get_config()
   config.loss.regulariser_passes = "cycle"
-  g_state, d_state = states.create_train_states(config, jax.random.key(0))
+  g_state, d_state = _networks(config)
   batch = jax.tree.map(lambda x: x[0], _batch(config, 0))
   with pytest.raises(ValueError, match="regulariser_passes.*'cycle'"):
     losses.generator_loss(g_state.params, d_state.params, batch, g_apply=g_state.apply_fn,
@@ -386,7 +389,7 @@ def _critic_update_with_sgd(config, monkeypatch, how):
   """One critic update (one device, SGD 0.1): its parameters and metrics."""
   monkeypatch.setattr(states, "create_optimizer", lambda config, learning_rate: optax.sgd(0.1))
   config.critic_update = how
-  g_state, d_state = states.create_train_states(config, jax.random.key(0))
+  g_state, d_state = _networks(config)
   batch = jax.tree.map(lambda x: x[0], _batch(config, 4))
   fake = np.asarray(g_state.apply_fn({"params": g_state.params}, batch["image"],
                                      batch["target_aus"]).image)

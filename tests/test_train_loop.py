@@ -38,8 +38,8 @@ def _config(data_dir, **overrides):
 def straight(tmp_path_factory, data_dir):
   """An uninterrupted run: its workdir and final (generator, critic) params."""
   workdir = str(tmp_path_factory.mktemp("straight"))
-  g_state, d_state = train.train_and_evaluate(_config(data_dir), workdir)
-  return workdir, jax.device_get((g_state.params, d_state.params))
+  state = train.train_and_evaluate(_config(data_dir), workdir)
+  return workdir, jax.device_get((state.generator.params, state.critic.params))
 
 
 def _steps(workdir):
@@ -63,9 +63,10 @@ def test_a_resumed_run_ends_where_an_unbroken_one_does(straight, data_dir, tmp_p
     train.train_and_evaluate(_config(data_dir), str(tmp_path))
   assert _steps(tmp_path) == [2]
   monkeypatch.setattr(steps, "train_cycle", cycle)
-  g_state, d_state = train.train_and_evaluate(_config(data_dir), str(tmp_path))
-  assert int(g_state.step) == 4 and int(d_state.step) == 4 * tiny.get_config().n_critic
-  resumed = jax.device_get((g_state.params, d_state.params))
+  state = train.train_and_evaluate(_config(data_dir), str(tmp_path))
+  assert int(state.generator.step) == 4
+  assert int(state.critic.step) == 4 * tiny.get_config().n_critic
+  resumed = jax.device_get((state.generator.params, state.critic.params))
   jax.tree.map(np.testing.assert_array_equal, resumed, straight[1])
 
 
@@ -77,13 +78,13 @@ def test_restored_states_come_back_laid_out_like_fresh_ones(straight, data_dir, 
   fresh = states.replicate(jax.device_get(states.create_train_states(config, init_key)),
                           jax.local_devices()[:num_devices])
   manager = checkpoints.create_manager(straight[0], config, read_only=True)
-  restored = checkpoints.restore_latest(manager, *fresh, key)
+  restored = checkpoints.restore_latest(manager, fresh, key)
   manager.close()
   assert restored.step == 4
   jax.tree.map(lambda a, b: np.testing.assert_equal(a.sharding, b.sharding), fresh,
-               (restored.g_state, restored.d_state))
+               restored.state)
   jax.tree.map(np.testing.assert_array_equal, straight[1],
-               jax.device_get((restored.g_state.params, restored.d_state.params)))
+               jax.device_get((restored.state.generator.params, restored.state.critic.params)))
 
 
 def test_a_non_finite_loss_stops_the_run_and_is_not_saved(straight, data_dir, tmp_path,

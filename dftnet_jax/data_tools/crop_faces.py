@@ -10,11 +10,11 @@ Needs OpenCV: pip install 'dftnet_jax[data]'.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 import pathlib
-import sys
 
+from absl import app
+from absl import flags
 import tqdm
 
 from dftnet_jax import cli
@@ -66,34 +66,27 @@ def _crop_all(photos_found: Sequence[tuple[str, pathlib.Path]], output_dir: path
   return outcomes
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-  parser = argparse.ArgumentParser(
-      prog="python -m dftnet_jax.data_tools.crop_faces",
-      description=__doc__.split("\n\n")[0])
-  parser.add_argument("--input_dir", type=pathlib.Path, required=True,
-                      help="folder of photos (jpg, png, bmp, webp)")
-  parser.add_argument("--output_dir", type=pathlib.Path, required=True,
-                      help="where the crops go, e.g. prepared/imgs")
-  parser.add_argument("--size", type=int, default=128,
-                      help="side of the square crops in pixels")
-  parser.add_argument("--margin", type=float, default=face_crop.DEFAULT_MARGIN,
-                      help="extra room around the detected face, as a"
-                      " fraction of its side, on every side")
-  return parser.parse_args(argv)
-
-
 @cli.report_errors
-def main(argv: Sequence[str] | None = None) -> int:
-  args = parse_args(argv)
-  outcomes = crop_folder(args.input_dir, args.output_dir, size=args.size,
-                         margin=args.margin)
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  output_dir = pathlib.Path(_OUTPUT_DIR.value)
+  outcomes = crop_folder(pathlib.Path(_INPUT_DIR.value), output_dir, size=_SIZE.value,
+                         margin=_MARGIN.value)
   total = sum(len(outcomes[k]) for k in ("cropped", "no face", "unreadable"))
   print(f"cropped {len(outcomes['cropped'])} of {total} photos into"
-        f" {args.output_dir}; no face: {len(outcomes['no face'])},"
+        f" {output_dir}; no face: {len(outcomes['no face'])},"
         f" unreadable: {len(outcomes['unreadable'])}, several faces (largest"
         f" kept): {len(outcomes['several faces'])}")
-  return 0
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  _INPUT_DIR = flags.DEFINE_string("input_dir", None, "Folder of photos (jpg, png, bmp, webp).",
+                                   required=True)
+  _OUTPUT_DIR = flags.DEFINE_string("output_dir", None,
+                                    "Where the crops go, e.g. prepared/imgs.", required=True)
+  _SIZE = flags.DEFINE_integer("size", 128, "Side of the square crops in pixels.")
+  _MARGIN = flags.DEFINE_float("margin", face_crop.DEFAULT_MARGIN,
+                               "Extra room around the detected face, as a fraction of its"
+                               " side, on every side.")
+  app.run(main)

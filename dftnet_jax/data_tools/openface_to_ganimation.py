@@ -11,12 +11,13 @@ same seeded split the builder's "openface" config makes.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 import pathlib
 import pickle
 import sys
 
+from absl import app
+from absl import flags
 import tqdm
 
 from dftnet_jax import cli
@@ -91,44 +92,34 @@ def _write_layout(images: Sequence[tuple[str, pathlib.Path]], lookup: layout.Aus
   return splits
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-  parser = argparse.ArgumentParser(
-      prog="python -m dftnet_jax.data_tools.openface_to_ganimation",
-      description=__doc__.split("\n\n")[0])
-  parser.add_argument("--images_dir", type=pathlib.Path, required=True,
-                      help="face crops, e.g. from crop_faces")
-  csv = parser.add_mutually_exclusive_group(required=True)
-  csv.add_argument("--csv_dir", type=pathlib.Path,
-                   help="one OpenFace CSV per image, named <id>.csv")
-  csv.add_argument("--csv_file", type=pathlib.Path,
-                   help="one OpenFace CSV for all images, with a 'filename'"
-                   " column naming each row's image")
-  parser.add_argument("--output_dir", type=pathlib.Path, required=True)
-  parser.add_argument("--image_size", type=int, default=128,
-                      help="side every crop must have")
-  parser.add_argument("--test_fraction", type=float, default=0.1)
-  parser.add_argument("--seed", type=int, default=0, help="seeds the split")
-  parser.add_argument("--skip_bad", action="store_true",
-                      help="leave out bad examples instead of stopping")
-  return parser.parse_args(argv)
-
-
 @cli.report_errors
-def main(argv: Sequence[str] | None = None) -> int:
-  args = parse_args(argv)
+def main(argv: Sequence[str]) -> None:
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  output_dir = pathlib.Path(_OUTPUT_DIR.value)
   try:
-    splits = convert(args.images_dir, args.csv_dir or args.csv_file,
-                     args.output_dir, image_size=args.image_size,
-                     test_fraction=args.test_fraction, seed=args.seed,
-                     skip_bad=args.skip_bad)
+    splits = convert(pathlib.Path(_IMAGES_DIR.value),
+                     pathlib.Path(_CSV_DIR.value or _CSV_FILE.value), output_dir,
+                     image_size=_IMAGE_SIZE.value, test_fraction=_TEST_FRACTION.value,
+                     seed=_SEED.value, skip_bad=_SKIP_BAD.value)
   except layout.DataError as e:
-    print(f"error: {e}\n(--skip_bad leaves such examples out)",
-          file=sys.stderr)
-    return 1
+    sys.exit(f"error: {e}\n(--skip_bad leaves such examples out)")
   print(f"wrote {len(splits['train'])} train and {len(splits['test'])} test"
-        f" examples to {args.output_dir}")
-  return 0
+        f" examples to {output_dir}")
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  _IMAGES_DIR = flags.DEFINE_string("images_dir", None, "Face crops, e.g. from crop_faces.",
+                                    required=True)
+  _CSV_DIR = flags.DEFINE_string("csv_dir", None, "One OpenFace CSV per image, named <id>.csv.")
+  _CSV_FILE = flags.DEFINE_string("csv_file", None, "One OpenFace CSV for all images, with a"
+                                  " 'filename' column naming each row's image.")
+  flags.mark_flags_as_mutual_exclusive(["csv_dir", "csv_file"], required=True)
+  _OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "The prepared folder.", required=True)
+  _IMAGE_SIZE = flags.DEFINE_integer("image_size", 128, "Side every crop must have.")
+  _TEST_FRACTION = flags.DEFINE_float("test_fraction", 0.1, "Share of the examples in the"
+                                      " test split.")
+  _SEED = flags.DEFINE_integer("seed", 0, "Seeds the split.")
+  _SKIP_BAD = flags.DEFINE_bool("skip_bad", False, "Leave out bad examples instead of"
+                                " stopping.")
+  app.run(main)

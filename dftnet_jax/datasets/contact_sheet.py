@@ -20,12 +20,7 @@ from PIL import ImageDraw
 
 from dftnet_jax import aus as aus_lib
 from dftnet_jax import faces
-
-_OUT = flags.DEFINE_string("out", None, "PNG file to write.", required=True)
-_SIZE = flags.DEFINE_integer("size", 128, "Height and width of each face.")
-_IDENTITIES = flags.DEFINE_integer("identities", 6, "Rows: identities to draw.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the identities.")
-_SWEEP = flags.DEFINE_integer("sweep_steps", 5, "Columns of each AU sweep.")
+from dftnet_jax import files
 
 _GAP = 4  # pixels between cells
 _LABEL = 14  # height of the label row
@@ -63,8 +58,14 @@ def main(argv: Sequence[str]) -> None:
     raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
   identities = [faces.sample_identity(np.random.default_rng([_SEED.value, i]))
                 for i in range(_IDENTITIES.value)]
-  contact_sheet(identities, columns(_SWEEP.value), _SIZE.value).save(_OUT.value)
+  sheet = contact_sheet(identities, columns(_SWEEP.value), _SIZE.value)
+  files.write_image(_OUT.value, np.asarray(sheet))
 
 
 if __name__ == "__main__":
+  _OUT = flags.DEFINE_string("out", None, "PNG file to write.", required=True)
+  _SIZE = flags.DEFINE_integer("size", 128, "Height and width of each face.")
+  _IDENTITIES = flags.DEFINE_integer("identities", 6, "Rows: identities to draw.")
+  _SEED = flags.DEFINE_integer("seed", 0, "Seed of the identities.")
+  _SWEEP = flags.DEFINE_integer("sweep_steps", 5, "Columns of each AU sweep.")
   app.run(main)
