@@ -76,9 +76,9 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-  _SMOKE = flags.DEFINE_bool("smoke", False, "the tiny config and small batches: a CPU dry run")
+  _SMOKE = flags.DEFINE_bool("smoke", False, "The tiny config and small batches: a CPU dry run")
   _BUDGET_S = flags.DEFINE_float("budget_s", 270.0,
-                                 "start no new figure after this many seconds")
+                                 "Start no new figure after this many seconds")
   _REPEATS = flags.DEFINE_integer("repeats", 10, "Timed inference calls (more where needed to"
                                   " reach 64 images).")
   common.define_flags()

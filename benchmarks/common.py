@@ -36,7 +36,7 @@ def define_flags() -> None:
   # Disclaimed here, the flag counts as the calling benchmark's own: its --help lists it.
   flags.disclaim_key_flags()
   flags.DEFINE_enum("malloc", "retain", ["retain", "default"],
-                    "glibc malloc: keep freed memory mapped (retain) or not")
+                    "Glibc malloc: keep freed memory mapped (retain) or not")
 
 
 def setup() -> None:

@@ -35,7 +35,7 @@ FIELDS = {"train_cycle": ("cycle_s_median", "cycle_s_min", "s"),
           "inference": ("ms_per_image_median", "ms_per_image_min", "ms_per_image")}
 
 
-def commands(config: str, variants: Sequence[str], batch: int, cycles: int,
+def commands(*, config: str, variants: Sequence[str], batch: int, cycles: int,
              inference_batches: Sequence[str], repeats: int) -> dict[str, list[list[str]]]:
   """The processes each side runs in one turn."""
   python = [sys.executable, "-m"]
@@ -105,8 +105,9 @@ def main(argv: Sequence[str]) -> None:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
   if _PAIRS.value < 2:
     raise app.UsageError("--pairs must be at least 2: one turn each tells nothing about the host")
-  side_commands = commands(_CONFIG.value, _VARIANTS.value, _BATCH.value, _CYCLES.value,
-                           _INFERENCE_BATCHES.value, _REPEATS.value)
+  side_commands = commands(config=_CONFIG.value, variants=_VARIANTS.value,
+                           batch=_BATCH.value, cycles=_CYCLES.value,
+                           inference_batches=_INFERENCE_BATCHES.value, repeats=_REPEATS.value)
   probes = [probe()]
   turns: dict[str, list[list[dict[str, Any]]]] = {side: [] for side in SIDES}
   for _ in range(_PAIRS.value):
@@ -124,12 +125,12 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-  _CONFIG = flags.DEFINE_string("config", "default", "a module under configs/")
+  _CONFIG = flags.DEFINE_string("config", "default", "A module under configs/")
   _VARIANTS = flags.DEFINE_list("variants", ["dftnet"], "Generator variants.")
-  _BATCH = flags.DEFINE_integer("batch", 16, "training batch (0: no training)")
-  _CYCLES = flags.DEFINE_integer("cycles", 3, "timed training cycles a turn")
+  _BATCH = flags.DEFINE_integer("batch", 16, "Training batch (0: no training)")
+  _CYCLES = flags.DEFINE_integer("cycles", 3, "Timed training cycles a turn")
   _INFERENCE_BATCHES = flags.DEFINE_list("inference_batches", ["1", "32"], "'' for none")
   _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed inference calls a turn (more where"
                                   " needed to reach 64 images).")
-  _PAIRS = flags.DEFINE_integer("pairs", 2, "turns of each side (at least 2)")
+  _PAIRS = flags.DEFINE_integer("pairs", 2, "Turns of each side (at least 2)")
   app.run(main)

@@ -133,10 +133,10 @@ def main(argv: Sequence[str]) -> None:
 if __name__ == "__main__":
   _BATCH = flags.DEFINE_integer("batch", 16, "Examples a call.")
   _CONFIGS = flags.DEFINE_list("configs", ["default", "synthetic"],
-                               "modules under configs/: the paper model and the CPU demo")
+                               "Modules under configs/: the paper model and the CPU demo")
   _FORMULATIONS = flags.DEFINE_list("formulations", list(FORMULATIONS),
                                     "Formulations of dftnet_jax.cpu_conv to time.")
-  _NETS = flags.DEFINE_list("nets", ["G", "D"], "which networks' layers: G, D or both")
+  _NETS = flags.DEFINE_list("nets", ["G", "D"], "Which networks' layers: G, D or both")
   _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed calls of each measure (the fastest"
                                   " counts).")
   common.define_flags()

@@ -71,13 +71,13 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-  _CONFIG = flags.DEFINE_string("config", "default", "a module under configs/")
+  _CONFIG = flags.DEFINE_string("config", "default", "A module under configs/")
   _BATCHES = flags.DEFINE_list("batches", ["1", "32"], "Batch sizes to time.")
   _VARIANTS = flags.DEFINE_list("variants", list(models.VARIANTS), "Generator variants.")
   _CONV_IMPL = flags.DEFINE_string("conv_impl", "auto",
                                    "Convolution formulation (config.model.conv_impl).")
   _DTYPES = flags.DEFINE_list("dtypes", ["float32"],
-                              "compute dtypes (config.model.dtype), e.g. float32,bfloat16")
+                              "Compute dtypes (config.model.dtype), e.g. float32,bfloat16")
   _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls (more where needed to reach 64"
                                   " images).")
   common.define_flags()

@@ -118,6 +118,6 @@ if __name__ == "__main__":
   _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls (more where needed to reach 64"
                                   " images).")
   _TRACE_DIR = flags.DEFINE_string("trace_dir", None,
-                                   "write a jax.profiler trace of the whole forward here")
+                                   "Write a jax.profiler trace of the whole forward here")
   common.define_flags()
   app.run(main)

@@ -449,8 +449,8 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-  _CONFIG = flags.DEFINE_string("config", "default", "a module under configs/")
-  _BATCH = flags.DEFINE_integer("batch", 16, "training batch (0: no training)")
+  _CONFIG = flags.DEFINE_string("config", "default", "A module under configs/")
+  _BATCH = flags.DEFINE_integer("batch", 16, "Training batch (0: no training)")
   _CYCLES = flags.DEFINE_integer("cycles", 3, "Timed training cycles, after the first.")
   _VARIANTS = flags.DEFINE_list("variants", ["dftnet"], "Generator variants.")
   _INFERENCE_BATCHES = flags.DEFINE_list("inference_batches", ["1", "32"], "'' for none")

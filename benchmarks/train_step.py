@@ -109,14 +109,14 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   _CONFIGS = flags.DEFINE_list("configs", ["default"],
-                               "modules under configs/ (default: the paper's 128×128 model)")
+                               "Modules under configs/ (default: the paper's 128×128 model)")
   _BATCH = flags.DEFINE_integer("batch", 16, "Images a training step.")
   _VARIANTS = flags.DEFINE_list("variants", ["dftnet"],
                                 "Generator variants (config.model.variant).")
   _CONV_IMPLS = flags.DEFINE_list("conv_impls", ["native", "auto"],
                                   "Convolution formulations (config.model.conv_impl).")
   _DTYPES = flags.DEFINE_list("dtypes", ["float32"],
-                              "compute dtypes (config.model.dtype), e.g. float32,bfloat16")
+                              "Compute dtypes (config.model.dtype), e.g. float32,bfloat16")
   _CYCLES = flags.DEFINE_integer("cycles", 3, "Timed cycles of each configuration, after"
                                  " the first (compiling) one.")
   common.define_flags()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 import importlib
+from typing import Any
 
 from absl import app
 from absl import flags
@@ -58,7 +59,10 @@ def time_g_step(config_name: str, batch: int, repeats: int
   data = {"image": rng.uniform(-1, 1, (1, batch, size, size, 3)).astype(np.float32),
           "aus": rng.uniform(0, 1, (1, batch, aus.NUM_AUS)).astype(np.float32),
           "target_aus": rng.uniform(0, 1, (1, batch, aus.NUM_AUS)).astype(np.float32)}
-  timed = lambda: p_step(state.generator, state.critic.params, data)
+
+  def timed() -> Any:
+    return p_step(state.generator, state.critic.params, data)
+
   return common.time_fn(timed, repeats=repeats), size
 
 
@@ -76,7 +80,7 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   _CONFIG = flags.DEFINE_string("config", "default",
-                                "module under configs/ (default: the paper's 128×128 model)")
+                                "Module under configs/ (default: the paper's 128×128 model)")
   _BATCH = flags.DEFINE_integer("batch", 16, "Images a generator step (and a warp call).")
   _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed generator steps; the warp is timed five"
                                   " times as often.")

@@ -244,12 +244,12 @@ def restore_params(manager: ocp.CheckpointManager, step: int, item: str,
   return restored[item]["params"]
 
 
-def check_workdir(workdir: str, states: Any) -> None:
-  """Fails before training if `workdir` cannot take a checkpoint of `states`.
+def check_workdir(workdir: str, state: Any) -> None:
+  """Fails before training if `workdir` cannot take a checkpoint of `state`.
 
   Args:
     workdir: the run's directory (created if missing).
-    states: the train states a checkpoint holds.
+    state: what a checkpoint holds (a `GanState`, or any pytree of arrays).
 
   Raises:
     PermissionError: `workdir` cannot be created or written.
@@ -262,7 +262,7 @@ def check_workdir(workdir: str, states: Any) -> None:
       pass
   except OSError as e:
     raise PermissionError(f"the workdir {workdir} is not writable: {e}") from e
-  needed = 2 * sum(x.nbytes for x in jax.tree.leaves(states))
+  needed = 2 * sum(x.nbytes for x in jax.tree.leaves(state))
   free = shutil.disk_usage(workdir).free
   if free < needed:
     raise OSError(f"the disk of the workdir {workdir} has {free / 2**20:.1f} MiB free; its"

@@ -7,7 +7,8 @@ Any config field can be overridden: `--config.num_train_steps=100`. In
 evaluate mode the config defaults to the one the run saved in its workdir.
 
 A mistake (a bad field, path or file) is one line on stderr and exit status
-1; `DFTNET_TRACEBACK=1` shows the traceback (`cli`). Orbax's, TFDS's and
+1 (a missing or malformed flag: absl's line and a pointer to --help);
+`DFTNET_TRACEBACK=1` shows the traceback (`cli`). Orbax's, TFDS's and
 JAX's INFO and WARNING records show with `--verbosity=1` (`logs`).
 
 Multi-host: start the same command on every host with
@@ -99,8 +100,8 @@ def parse_flags(argv: list[str]) -> list[str]:
   absl would let through as a traceback), and so is a config file whose
   import of the `configs` package fails outside the repository root."""
   try:
-    # Its usage errors (a required flag missing, a bad value) are absl's
-    # one line and exit status 1.
+    # Its usage errors (a required flag missing, a bad value) print absl's
+    # message and a pointer to --help, and exit with status 1.
     return app.parse_flags_with_usage(argv)
   except ModuleNotFoundError as e:
     if e.name != "configs" and not (e.name or "").startswith("configs."):

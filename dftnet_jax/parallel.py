@@ -7,7 +7,8 @@ the batch, reduces with `lax.pmean(…, 'batch')` and numbers its examples with
 convention: arguments mapped over devices arrive as [D, …] (this process's
 devices; numpy is fine), the others unstacked; unstacked results come back as
 one copy replicated over every device of every process, mapped ones as
-[D, …] arrays (`gather` brings them to the host).
+[D, …] arrays of this process's devices, the slices its arguments fed
+(`gather` brings every process's to the host).
 """
 
 from __future__ import annotations
@@ -125,7 +126,14 @@ def parallelize(body: Callable, config: ml_collections.ConfigDict, *,
                    donate_argnums=donate_argnums)
 
   def run_shard_map(*args: Any) -> Any:
-    return mapped(*(_global(a, device_mesh, axis) for a, axis in zip(args, in_axes)))
+    out = mapped(*(_global(a, device_mesh, axis) for a, axis in zip(args, in_axes)))
+    if jax.process_count() == 1:
+      return out
+    # Mapped results as pmap gives them: this process's devices' slices (a
+    # global array spanning processes cannot be read on one host).
+    return _map_axes(lambda sub, axis: sub if axis is None
+                     else multihost_utils.global_array_to_host_local_array(
+                         sub, device_mesh, _spec(axis)), out_axes, out)
 
   return run_shard_map
 

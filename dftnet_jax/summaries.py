@@ -36,8 +36,8 @@ class Writer:
     self._writer.flush()
 
   def image(self, step: int, name: str, image: np.ndarray, png_path: str) -> None:
-    """Writes uint8 `image` [H, W, 3] to TensorBoard, and to `png_path` as a PNG
-    whole or not at all."""
+    """Writes uint8 `image` [H, W, 3] to TensorBoard, and to `png_path` (in
+    the format its extension names) whole or not at all."""
     if self._writer is None:
       return
     with self._writer.as_default(step=step):

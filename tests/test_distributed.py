@@ -107,6 +107,9 @@ def test_two_processes_train_as_one_process_with_two_devices(two_process_run, da
     assert [json.loads(line)["step"] for line in f] == [2]
   assert "[process 1/2]" in logs[1] and "[process 0/2]" not in logs[1]
   assert sorted(os.listdir(os.path.join(workdir, "checkpoints"))) == ["2"]
+  # The items every checkpoint of this project holds (editing and old runs read them).
+  items = set(os.listdir(os.path.join(workdir, "checkpoints", "2")))
+  assert {"g_state", "d_state", "loop"} <= items
 
 
 def test_a_two_process_checkpoint_resumes_on_one_and_on_four_devices(two_process_run, data_dir,
@@ -125,6 +128,32 @@ def test_a_two_process_checkpoint_resumes_on_one_and_on_four_devices(two_process
     assert "Resumed from the checkpoint of step 2" in log
     assert "step 3/3:" in log
     assert sorted(os.listdir(tmp_path / f"on_{num_devices}" / "checkpoints")) == ["2", "3"]
+
+
+def test_two_processes_evaluate_under_shard_map_as_one_process_does(two_process_run, data_dir,
+                                                                    tmp_path):
+  """Each process scores its own slices of the test batches (shard_map hands
+  them back host-local) and the sums over processes match one process's."""
+  copy = str(tmp_path / "run")
+  shutil.copytree(two_process_run[0], copy)
+  address = f"127.0.0.1:{_free_port()}"
+  processes = []
+  for i in range(2):
+    args = ["-m", "dftnet_jax.main", "--mode=evaluate", f"--config={TINY}", f"--workdir={copy}",
+            f"--config.data_dir={data_dir}", "--config.num_train_steps=2",
+            "--config.parallelism=shard_map", f"--coordinator_address={address}",
+            "--num_processes=2", f"--process_id={i}"]
+    processes.append((_start(args, 1, tmp_path / f"log_{i}.txt"), tmp_path / f"log_{i}.txt"))
+  _finish(processes)
+  with open(os.path.join(copy, "test", "metrics_step_000002.json"), encoding="utf-8") as f:
+    two_processes = json.load(f)
+  config = tiny.get_config()
+  config.data_dir, config.num_train_steps = data_dir, 2
+  one_process = evaluation.evaluate(config, copy)
+  assert {"edit_l1", "cycle_l1", "gain", "g_loss"} <= set(one_process)
+  assert two_processes.keys() == one_process.keys()
+  for name, value in one_process.items():
+    np.testing.assert_allclose(two_processes[name], value, rtol=1e-4, atol=1e-6, err_msg=name)
 
 
 def _batches(config, num):
@@ -152,9 +181,11 @@ def test_pmap_and_shard_map_give_the_same_parameters():
                results["pmap"], results["shard_map"])
 
 
-def test_evaluations_edit_metrics_agree_under_pmap_and_shard_map():
+def test_evaluations_edit_metrics_agree_under_pmap_and_shard_map(monkeypatch):
   results = {}
   for parallelism in ("pmap", "shard_map"):
+    if parallelism == "shard_map":  # the config's parallelism, not a pmap of its own
+      monkeypatch.setattr(jax, "pmap", lambda *args, **kwargs: pytest.fail("pmap called"))
     config = tiny.get_config()
     config.parallelism = parallelism
     state = states.create_train_states(config, jax.random.key(0))

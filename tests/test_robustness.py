@@ -322,7 +322,7 @@ def test_the_training_command_prints_one_line_and_exits_1(tmp_path, args, words)
 
 def test_the_training_command_without_a_workdir_names_the_flag():
   result = subprocess.run([sys.executable, "-m", "dftnet_jax.main", "--config=configs/tiny.py"],
-                          cwd=REPO, capture_output=True, text=True)
+                          cwd=REPO, capture_output=True, text=True, timeout=300)
   assert result.returncode == 1
   assert "Traceback" not in result.stderr, result.stderr[-3000:]
   assert "Flag --workdir must have a value" in result.stderr

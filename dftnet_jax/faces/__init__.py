@@ -11,9 +11,9 @@ face y on the row only: curves `y = f(x)` are evaluated once per column.
 The renderer in four parts: `identity` (the identity vector and its
 sampling), `geometry` (how the AUs move the face; the regions each AU can
 change, and their masks), `canvas` (the drawing surface and shape
-primitives) and `painters` (the painters and `render`, which calls them in order). Its
-public names are gathered here, so callers write `faces.render(identity,
-aus)`.
+primitives) and `painters` (the painters and `render`, which calls them in
+order). Its public names are gathered here, so callers write
+`faces.render(identity, aus)`.
 
 Renders are bit-identical for identical inputs on one machine; numpy's SIMD
 transcendental functions may differ in the last ulp between CPUs, which can

@@ -2,8 +2,9 @@
 
 Every AU moves the face by `intensity * coefficient` (the tables below), in
 face units unless marked relative. The face-space boxes bound each feature,
-over all AUs, for the regions (`regions`, `AU_REGIONS`) the tests and the
-region metrics read.
+over all AUs, for the regions (`regions`, `AU_REGIONS`) the tests read, and
+for the masks of the eyes and the mouth (`region_masks`, `SCORED_REGIONS`)
+that the evaluation's per-region errors are taken over.
 """
 
 from __future__ import annotations
