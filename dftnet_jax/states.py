@@ -80,9 +80,9 @@ def generator_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Sched
   updates (about ±rate per parameter whatever the gradient, until the
   second moment has seen a few hundred gradients): ramped over the same
   200 steps it matched the head start on one seed of two; freezing the
-  critic through the head start as well (session 12) lost the gain on two
-  seeds of three, which points to the critic's updates against the
-  generator's copies (`critic_learning_rate_fn`).
+  critic through the head start as well (session 12) lost the gain on four
+  seeds of five: it is the critic's updates against the generator's
+  copies (`critic_learning_rate_fn`).
   """
   head_start = config.get("critic_head_start", 0)
   if not 0 <= head_start < config.num_train_steps:
@@ -113,7 +113,7 @@ def critic_learning_rate_fn(config: ml_collections.ConfigDict) -> optax.Schedule
   either through the generator's optimiser state or through a critic that
   settles against the untouched generator's copies first; freezing the
   critic too keeps the first and removes the second (experiments/
-  LEARNING.md, session 12: it points to the second).
+  LEARNING.md, session 12: it is the second).
   """
   updates = critic_updates_per_step(config)
   frozen = (config.get("critic_head_start", 0) * updates
