@@ -95,7 +95,7 @@ def probe(name: str, seed: int, num_steps: int, eval_every: int, data_path: str,
     params, opt_state, metrics = step(params, opt_state, batch)
     if reporting.is_due(done, eval_every, num_steps):
       scores = edit_suite.score_suite(edit_suite.generator_edit_fn(generate, params), suite)
-      record = {"name": name, "seed": seed, "step": done,
+      record = {"name": name, "seed": seed, "step": done, "planned_steps": num_steps,
                 "wall_s": time.perf_counter() - started,
                 "train": {k: float(v) for k, v in metrics.items()}, **scores}
       records.append(record)

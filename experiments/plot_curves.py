@@ -47,13 +47,15 @@ def load_records(names: Sequence[str], records_dir: str) -> list[dict]:
 
 def screen_records(paths: Sequence[str], names: Sequence[str] | None) -> list[dict]:
   """The screen runs of `names` (default: all) as records `plot` draws,
-  named 'experiment, seed s'."""
+  named 'experiment, seed s', after their records file's stem when the
+  runs come from more than one (the same run on two machines)."""
   runs = screen.read_runs(paths)
   order = names or list(learning.EXPERIMENTS)
   chosen = sorted((run for run in runs if run[1] in order),
                   key=lambda run: (order.index(run[1]), run[2], run[0]))
-  return [{"name": f"{name}, seed {seed}", "curve": runs[(stem, name, seed)]}
-          for stem, name, seed in chosen]
+  several = len({stem for stem, _, _ in chosen}) > 1
+  return [{"name": (f"{stem}: " if several else "") + f"{name}, seed {seed}",
+           "curve": runs[(stem, name, seed)]} for stem, name, seed in chosen]
 
 
 def workdir_records(workdirs: Sequence[str]) -> list[dict]:

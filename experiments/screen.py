@@ -157,7 +157,8 @@ def train_one(name: str, seed: int, out: str, data_path: str, eval_every: int,
         ema_scores = edit_suite.score_suite(
             edit_suite.generator_edit_fn(generate, jax.device_get(ema)), suite)
         scores.update({f"ema/{k}": v for k, v in ema_scores.items()})
-      record = {"name": name, "seed": seed, "step": done, "diverged": diverged,
+      record = {"name": name, "seed": seed, "step": done,
+                "planned_steps": config.num_train_steps, "diverged": diverged,
                 "wall_s": time.perf_counter() - started, "first_step_s": first_step_s,
                 "train": _window_means(history), **scores}
       history = []
@@ -261,7 +262,8 @@ def table(runs: Mapping[Run, Sequence[Mapping[str, Any]]]) -> str:
   for (stem, name, seed), curve in sorted(
       runs.items(), key=lambda r: (r[0][0], order.index(r[0][1]), r[0][2])):
     last = curve[-1]
-    planned = config_of(name, seed).num_train_steps
+    # Older records lack the run's planned length: their config's, then.
+    planned = last.get("planned_steps", config_of(name, seed).num_train_steps)
     step = f"{last['step']}" + ("" if last["step"] == planned else f" of {planned}")
     experiment = learning.EXPERIMENTS[name]
     change = ", ".join(f"{k}={v}" for k, v in experiment.change.items()) \

@@ -76,3 +76,16 @@ def test_plot_curves_reads_a_training_runs_suite_scores(tmp_path):
   assert record == {"name": "run", "curve": points}
   with pytest.raises(FileNotFoundError, match="no edit-suite scores in .*empty"):
     plot_curves.workdir_records([str(tmp_path / "empty")])
+
+
+def test_plot_curves_names_the_records_file_when_screens_are_mixed(tmp_path):
+  from experiments import plot_curves  # pylint: disable=g-import-not-at-top
+  point = {"name": "paper_widths", "seed": 0, "step": 250, "gain_mean": 0.1, "gain_min": 0.0}
+  for stem in ("gpu11", "gpu13"):
+    (tmp_path / f"{stem}.jsonl").write_text(json.dumps(point) + "\n")
+  one = plot_curves.screen_records([str(tmp_path / "gpu11.jsonl")], None)
+  assert [r["name"] for r in one] == ["paper_widths, seed 0"]
+  both = plot_curves.screen_records([str(tmp_path / f"{s}.jsonl") for s in ("gpu11", "gpu13")],
+                                    ["paper_widths"])
+  assert [r["name"] for r in both] == ["gpu11: paper_widths, seed 0",
+                                       "gpu13: paper_widths, seed 0"]

@@ -111,3 +111,17 @@ def test_the_table_has_a_row_per_run_and_says_where_the_budget_stopped_one(tmp_p
                                                      ["cond_250", "0"]]
   assert "| 250 of 1500 |" in rows[0] and "| 1500 |" in rows[1]
   assert rows[2].endswith("| 0.05 0.07 |")
+
+
+def test_the_table_takes_a_runs_planned_length_from_its_record(tmp_path):
+  """A run given --steps plans its own length, not its config's."""
+  point = {"name": "baseline", "seed": 0, "step": 4000, "planned_steps": 20000,
+           "gain_mean": 0.4, "gain_min": 0.2, "leak_mean": 0.01, "eyes_closed/gain": 0.3,
+           "jaw_drop/gain": 0.2, "smile/gain": 0.1}
+  records = tmp_path / "gpu13.jsonl"
+  records.write_text(json.dumps(point) + "\n")
+  (row,) = screen.table(screen.read_runs([str(records)])).splitlines()[2:]
+  assert "| 4000 of 20000 |" in row
+  records.write_text(json.dumps({**point, "planned_steps": 4000}) + "\n")
+  (row,) = screen.table(screen.read_runs([str(records)])).splitlines()[2:]
+  assert "| 4000 |" in row
