@@ -22,8 +22,8 @@ set -u
 OUT=${1:?usage: gpu_asymptote.sh OUT_DIR BUDGET_S}
 BUDGET_S=${2:?usage: gpu_asymptote.sh OUT_DIR BUDGET_S}
 SMOKE=${SMOKE_STEPS:-0}
+# A length or an evaluation interval: $1, or SMOKE_STEPS in a dry run.
 steps() { if [ "$SMOKE" != 0 ]; then echo "$SMOKE"; else echo "$1"; fi; }
-every() { if [ "$SMOKE" != 0 ]; then echo "$SMOKE"; else echo "$1"; fi; }
 # The GPU machine lacks ml_collections: install the carried wheel, if any.
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -39,13 +39,13 @@ python3 -c "
 from experiments import screen
 screen.load_faces('$DATA', screen.config_of('paper_widths', 0).dataset_config)" || exit 1
 timeout "$BUDGET_S" python3 -m experiments.ceiling_probe --exp=supervised_fast_l2 \
-  --steps="$(steps 20000)" --eval_every="$(every 2000)" --decay --data=$DATA \
+  --steps="$(steps 20000)" --eval_every="$(steps 2000)" --decay --data=$DATA \
   --out="$OUT/probe_demo.jsonl" >"$OUT/probe_demo_log.txt" 2>&1 &
 timeout "$BUDGET_S" python3 -m experiments.ceiling_probe --exp=supervised_l2_paper_widths \
-  --steps="$(steps 6000)" --eval_every="$(every 500)" --decay --data=$DATA \
+  --steps="$(steps 6000)" --eval_every="$(steps 500)" --decay --data=$DATA \
   --out="$OUT/probe_paper.jsonl" >"$OUT/probe_paper_log.txt" 2>&1 &
 python3 -m experiments.screen --exps=paper_widths --seeds=0 --jobs=1 \
-  --steps="$(steps 6000)" --eval_every="$(every 500)" --budget_s="$BUDGET_S" --data=$DATA \
+  --steps="$(steps 6000)" --eval_every="$(steps 500)" --budget_s="$BUDGET_S" --data=$DATA \
   --out="$OUT/gan" >"$OUT/gan_log.txt" 2>&1 &
 wait
 rm -f "$OUT"/gan/params_seed*.npz
