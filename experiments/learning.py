@@ -230,6 +230,11 @@ EXPERIMENTS: dict[str, Experiment] = {
         " well as the true ones): does a smoother reading make the generator draw the"
         " expression?"),
     "au_gp_10": Experiment("au_gp_1", {"loss.au_gp": 10.0}, "the same, ten times stronger"),
+    "head_start_critic_32": Experiment(
+        "head_start", {"model.d_width": 32},
+        "the demo with a critic twice as wide (4× its convolution work): `paper_widths`"
+        " widened both networks and the batch together; is a critic that reads the AUs"
+        " better the half that lets the edits land?"),
     "head_start_cycle_3": Experiment(
         "head_start", {"loss.cycle": 3.0},
         "the demo with its L1 cycle at 3 (from 10): shown the answer on the GAN's path, the"
