@@ -267,7 +267,11 @@ def _au_divisor(config: ml_collections.ConfigDict) -> float:
 
 
 def _pixel_distance(x: torch.Tensor, y: torch.Tensor, distance: str) -> torch.Tensor:
-  return (x - y).abs().mean() if distance == "l1" else (x - y).square().mean()
+  if distance == "l1":
+    return (x - y).abs().mean()
+  if distance == "l2":
+    return (x - y).square().mean()
+  raise ValueError(f"the peer has no pixel distance {distance!r}; it has 'l1' and 'l2'")
 
 
 def critic_loss(critic: Critic, real: torch.Tensor, real_aus: torch.Tensor,

@@ -104,10 +104,13 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # budget. Synthetic faces only.
   loss.paired_l1 = 0.0
   # The distances of the cycle term (paper: 'l1') and of the paired term
-  # ('l1' or 'l2', losses.PIXEL_DISTANCES; 'l2' squares the error, whose pull
-  # near the copy of the source fades, see losses.pixel_distance).
+  # ('l1', 'l2' or 'huber', losses.PIXEL_DISTANCES; 'l2' squares the error,
+  # whose pull near the copy of the source fades; 'huber' squares it only
+  # below `huber_delta`, in the model's [-1, 1] units; see
+  # losses.pixel_distance).
   loss.cycle_distance = "l1"
   loss.paired_distance = "l1"
+  loss.huber_delta = 0.1
   return loss
 
 

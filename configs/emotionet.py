@@ -80,8 +80,9 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.au_gp = 0.0
   config.loss.paired_l1 = 0.0
   config.loss.paired_distance = "l1"
-  # Eq. 8: the cycle's L1.
+  # Eq. 8: the cycle's L1 (so `huber_delta` is unused).
   config.loss.cycle_distance = "l1"
+  config.loss.huber_delta = 0.1
   # The paper trains both networks from the first step, the critic from its
   # initialisation.
   config.critic_head_start = 0

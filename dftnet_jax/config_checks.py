@@ -37,7 +37,8 @@ _POSITIVE_INTS = (
     "model.d_layers", "model.flow_grid")
 _NON_NEGATIVE_INTS = ("model.g_res_blocks", "suite_faces", "critic_head_start",
                       "generator_warmup_steps", "critic_au_pretrain_steps")
-_POSITIVE_FLOATS = ("learning_rate", "d_learning_rate", "critic_au_pretrain_rate")
+_POSITIVE_FLOATS = ("learning_rate", "d_learning_rate", "critic_au_pretrain_rate",
+                    "loss.huber_delta")
 _NON_NEGATIVE_FLOATS = ("target_au_noise",)
 # Adam's betas are decay rates. (The schedules check their own fields:
 # `lr_decay_fraction`, `critic_head_start`, `generator_warmup_steps`.)
@@ -91,7 +92,8 @@ def _range_errors(config: ml_collections.ConfigDict) -> list[str]:
         errors.append(f"config.{field} must be {wanted}, got {value!r}")
   weights = config.get("loss", {})
   for name, value in weights.items():
-    if _is_number(value) and value < 0:
+    # huber_delta is a distance's scale, not a weight (_POSITIVE_FLOATS).
+    if name != "huber_delta" and _is_number(value) and value < 0:
       errors.append(f"config.loss.{name} is a loss weight and must be ≥ 0, got {value!r}")
   return errors
 

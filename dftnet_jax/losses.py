@@ -15,6 +15,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import ml_collections
+import optax
 
 from dftnet_jax import aus as aus_lib
 from dftnet_jax import models
@@ -139,37 +140,50 @@ def au_regression(predicted: jax.Array, target: jax.Array, *, batch_divisor: flo
 
 
 # How an image is compared with the one it should be (the cycle's source,
-# the paired ceiling's ground truth): 'l1' (the paper's) or 'l2' (squared).
-PIXEL_DISTANCES: tuple[str, ...] = ("l1", "l2")
+# the paired ceiling's ground truth): 'l1' (the paper's), 'l2' (squared) or
+# 'huber' (squared below `huber_delta`, L1 above it).
+PIXEL_DISTANCES: tuple[str, ...] = ("l1", "l2", "huber")
+# The default δ of 'huber' (configs/default.py: `loss.huber_delta`).
+HUBER_DELTA = 0.1
 
 
-def pixel_distance(x: jax.Array, y: jax.Array, distance: str = "l1") -> jax.Array:
-  """mean |x − y| ('l1') or mean (x − y)² ('l2') over everything.
+def pixel_distance(x: jax.Array, y: jax.Array, distance: str = "l1", *,
+                   huber_delta: float = HUBER_DELTA) -> jax.Array:
+  """mean |x − y| ('l1'), mean (x − y)² ('l2') or mean Huber ('huber').
 
-  Why both: an edit changes 1–8% of a face's pixels, so near the copy of
-  the source almost every pixel is already right. L1's gradient there is
-  ±1 per pixel however small the error, so the unchanged pixels pull any
-  move back to the copy as hard as the changed ones pull towards the edit;
-  the squared error's pull fades with the error, leaving the changed
-  pixels to lead (experiments/LEARNING.md, session 6).
+  Why more than L1: an edit changes 1–8% of a face's pixels, so near the
+  copy of the source almost every pixel is already right. L1's gradient
+  there is ±1 per pixel however small the error, so the unchanged pixels
+  pull any move back to the copy as hard as the changed ones pull towards
+  the edit; the squared error's pull fades with the error, leaving the
+  changed pixels to lead (experiments/LEARNING.md, session 6), but it also
+  fades on large errors, so a cycle term in 'l2' no longer holds the flow
+  (`cycle_l2`, session 6). 'huber' is e²/(2δ) for |e| < δ and |e| − δ/2
+  beyond (δ = `huber_delta`, in the model's [-1, 1] units): L1's pull on
+  large errors, a pull that fades below δ. (optax's Huber divided by δ, so
+  that above δ it is L1 less a constant and a term's weight keeps its
+  meaning.)
   """
   if distance == "l1":
     return jnp.mean(jnp.abs(x - y))
   if distance == "l2":
     return jnp.mean(jnp.square(x - y))
+  if distance == "huber":
+    return jnp.mean(optax.huber_loss(x, y, delta=huber_delta)) / huber_delta
   raise ValueError(f"unknown pixel distance {distance!r}; expected one of {PIXEL_DISTANCES}")
 
 
-def cycle_loss(source: jax.Array, reconstruction: jax.Array, distance: str = "l1"
-               ) -> jax.Array:
+def cycle_loss(source: jax.Array, reconstruction: jax.Array, distance: str = "l1", *,
+               huber_delta: float = HUBER_DELTA) -> jax.Array:
   """Identity preservation: Xs against G(G(Xs, yt), ys) (paper eq. 8: L1)."""
-  return pixel_distance(source, reconstruction, distance)
+  return pixel_distance(source, reconstruction, distance, huber_delta=huber_delta)
 
 
-def paired_loss(edited: jax.Array, truth: jax.Array, distance: str = "l1") -> jax.Array:
+def paired_loss(edited: jax.Array, truth: jax.Array, distance: str = "l1", *,
+                huber_delta: float = HUBER_DELTA) -> jax.Array:
   """X̂ against the ground-truth edit X_gt, which only the synthetic faces
   have (the ceiling experiment, `config.loss.paired_l1`)."""
-  return pixel_distance(edited, truth, distance)
+  return pixel_distance(edited, truth, distance, huber_delta=huber_delta)
 
 
 def _differences(x: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -316,15 +330,17 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
   fake_map, fake_aus = d_apply({"params": d_params}, edited.image)
   cfg = config.loss
   divisor = _au_divisor(config)
+  delta = cfg.get("huber_delta", HUBER_DELTA)
   terms = {
       "g_adv": (cfg.adv, generator_wgan(fake_map)),
       "g_cond": (cfg.cond, au_regression(fake_aus, targets, batch_divisor=divisor)),
       "g_cycle": (cfg.cycle, cycle_loss(batch["image"], cycled.image,
-                                        cfg.get("cycle_distance", "l1"))),
+                                        cfg.get("cycle_distance", "l1"), huber_delta=delta)),
   }
   if cfg.get("paired_l1"):
     terms["g_paired_l1"] = (cfg.paired_l1, paired_loss(
-        edited.image, batch["target_image"], cfg.get("paired_distance", "l1")))
+        edited.image, batch["target_image"], cfg.get("paired_distance", "l1"),
+        huber_delta=delta))
   # Configs saved before the field existed ran both passes, averaged.
   over_passes = functools.partial(_over_passes, edited=edited, cycled=cycled,
                                   passes=cfg.get("regulariser_passes", "both_mean"))

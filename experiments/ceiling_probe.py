@@ -50,7 +50,7 @@ PROBE_TABLE_END = "<!-- probe table:end -->"
 
 
 def make_step(generator: models.Generator, optimizer: optax.GradientTransformation,
-              distance: str):
+              distance: str, huber_delta: float):
   """One optimiser step of the paired term; returns params, state, metrics."""
   def loss_fn(params, batch):
     out = generator.apply({"params": params}, batch["image"], batch["target_aus"])
@@ -59,7 +59,8 @@ def make_step(generator: models.Generator, optimizer: optax.GradientTransformati
       metrics["mean_attention"] = jnp.mean(out.attention)
     if out.flow is not None:
       metrics["mean_abs_flow"] = jnp.mean(jnp.abs(out.flow))
-    loss = losses.paired_loss(out.image, batch["target_image"], distance)
+    loss = losses.paired_loss(out.image, batch["target_image"], distance,
+                              huber_delta=huber_delta)
     return loss, {"loss": loss, **metrics}
 
   @jax.jit
@@ -83,7 +84,8 @@ def probe(name: str, seed: int, num_steps: int, eval_every: int, data_path: str,
   rate = states.create_learning_rate_fn(config, num_steps) if decay else config.learning_rate
   optimizer = states.create_optimizer(config, rate)
   opt_state = optimizer.init(params)
-  step = make_step(generator, optimizer, config.loss.get("paired_distance", "l1"))
+  step = make_step(generator, optimizer, config.loss.get("paired_distance", "l1"),
+                   config.loss.get("huber_delta", losses.HUBER_DELTA))
   batches = array_pipeline.train_batches(data, batch_size=config.batch_size, num_devices=1,
                                          seed=seed, target_au_noise=config.target_au_noise,
                                          render_targets=True)

@@ -166,6 +166,15 @@ EXPERIMENTS: dict[str, Experiment] = {
         "the bare paired L2 with the attention term (−mean A) alone restored"),
     "supervised_l2_bare_cycle": Experiment(
         "supervised_l2_bare", {"loss.cycle": 10.0}, "... with the L1 cycle term alone restored"),
+    "supervised_l2_bare_cycle_huber": Experiment(
+        "supervised_l2_bare_cycle", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
+        "... with that cycle's error in Huber (squared below 0.1, L1 above): is it the L1"
+        " cycle's sign gradient on the small errors that holds the edit back?"),
+    "supervised_l2_cycle_huber": Experiment(
+        "supervised_fast_l2", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
+        "the paired L2 with all the recipe's regularisers, the cycle's error in Huber: what"
+        " does the demo's generator reach, shown the answer, once the cycle's sign gradient"
+        " is gone?"),
     "supervised_l2_bare_texture_tv": Experiment(
         "supervised_l2_bare", {"loss.texture_tv": 100.0},
         "... with the texture change's total-variation price alone restored"),
@@ -241,6 +250,22 @@ EXPERIMENTS: dict[str, Experiment] = {
         " demo's generator reaches 0.34 at 1,500 steps with no regulariser, 0.145 with the"
         " recipe's three, and 0.08 at step 1,000 with the L1 cycle alone (its sign gradient"
         " pulls every pixel back to the copy): does the cycle hold the GAN's edits back too?"),
+    "head_start_400": Experiment(
+        "head_start", {"critic_head_start": 400},
+        "a head start twice as long (2,000 critic updates before the generator moves, 1,100"
+        " generator updates left): session 12 found the head start works through the"
+        " critic's updates against copies; do more of them help more?"),
+    "head_start_adv_0": Experiment(
+        "head_start", {"loss.adv": 0.0},
+        "the demo without the adversarial term in either network (`loss.adv` weights both;"
+        " the critic trains on its AU head and penalty only): does the AU term alone carry"
+        " the edits?"),
+    "head_start_cycle_huber": Experiment(
+        "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
+        "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"
+        " cycle's sign gradient pulls every small error back to the copy, the squared cycle"
+        " (`cycle_l2`) let the flow run; does L1's pull on large errors alone hold the flow"
+        " and let the edits land?"),
     "flow_grid_4": Experiment(
         "head_start", {"model.flow_grid": 4},
         "the demo with the flow's offsets tied over 4×4 blocks: a flow that cannot tear"

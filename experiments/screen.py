@@ -239,10 +239,19 @@ Run = tuple[str, str, int]  # (screen: its records file's stem, experiment, seed
 
 
 def read_runs(paths: Sequence[str]) -> dict[Run, list[dict[str, Any]]]:
-  """Each run's suite curve, from screen records (`screen.jsonl` files)."""
+  """Each run's suite curve, from screen records (`screen.jsonl` files).
+
+  Runs are keyed by their file's stem, so two files of one stem (or one
+  file given twice) would merge their curves: refused.
+  """
   runs: dict[Run, list[dict[str, Any]]] = {}
+  stems: dict[str, str] = {}
   for path in paths:
     stem = os.path.splitext(os.path.basename(path))[0]
+    if stem in stems:
+      raise ValueError(f"screen records {stems[stem]} and {path} share the name {stem!r},"
+                       " which keys their runs: give each file once, under its own name")
+    stems[stem] = path
     with open(path, encoding="utf-8") as f:
       for line in f:
         if line.strip():

@@ -225,6 +225,21 @@ def test_pixel_distances_by_hand_and_their_pull_near_the_copy():
     losses.pixel_distance(x, y, "l3")
 
 
+def test_the_huber_distance_is_squared_near_the_copy_and_l1_far_from_it():
+  y = jnp.zeros((4,))
+  x = jnp.array([0.05, -0.05, 0.5, -2.0])
+  delta = 0.1
+  # By hand: e²/(2δ) below δ, |e| − δ/2 above it.
+  by_hand = np.mean([0.0025 / 0.2, 0.0025 / 0.2, 0.5 - 0.05, 2.0 - 0.05])
+  np.testing.assert_allclose(losses.pixel_distance(x, y, "huber", huber_delta=delta), by_hand,
+                             rtol=1e-6)
+  np.testing.assert_allclose(losses.cycle_loss(x, y, "huber", huber_delta=0.01),
+                             np.mean(np.abs(x) - 0.005), rtol=1e-6)
+  # Its pull: e/δ per value below δ (fading like L2's), ±1 above (L1's).
+  grad = jax.grad(losses.pixel_distance)(x, y, "huber", huber_delta=delta)
+  np.testing.assert_allclose(grad, np.array([0.5, -0.5, 1.0, -1.0]) / 4, rtol=1e-5)
+
+
 def test_texture_change_tv_by_hand():
   source = jnp.zeros((1, 2, 3, 1))
   # Change [[0, 1, 0], [0, 0, 0]]: |dy| = 0, 1, 0 over 3; |dx| = 1, 1, 0, 0 over 4.

@@ -12,6 +12,7 @@ from PIL import Image
 from configs import tiny
 from dftnet_jax import checkpoints
 from dftnet_jax import edit_suite
+from dftnet_jax import losses
 from dftnet_jax import models
 from dftnet_jax import states
 from experiments import ceiling_probe
@@ -32,7 +33,7 @@ def test_a_probe_step_descends_the_paired_distance_it_is_given():
   initial = np.asarray(generator.apply({"params": params}, batch["image"],
                                        batch["target_aus"]).image) - batch["target_image"]
   for distance, by_hand in (("l1", np.abs), ("l2", np.square)):
-    step = ceiling_probe.make_step(generator, optimizer, distance)
+    step = ceiling_probe.make_step(generator, optimizer, distance, losses.HUBER_DELTA)
     p, state = params, optimizer.init(params)
     p, state, first = step(p, state, batch)
     # The first step reports the distance asked for, before its update.

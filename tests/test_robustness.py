@@ -30,7 +30,6 @@ from dftnet_jax import photo
 from dftnet_jax import states
 from dftnet_jax import train
 from dftnet_jax.data_tools import openface_to_ganimation
-from dftnet_jax.datasets import emotionet
 from dftnet_jax.datasets import layout
 from dftnet_jax.datasets import safe_pickle
 
@@ -76,6 +75,7 @@ BAD_STARTS = [
     ({"loss.cycle": -1.0}, "config.loss.cycle is a loss weight and must be ≥ 0"),
     ({"model.variant": "stylegan"}, "config.model.variant must be one of"),
     ({"loss.paired_distance": "l3"}, "config.loss.paired_distance must be one of"),
+    ({"loss.huber_delta": 0.0}, "config.loss.huber_delta must be a number > 0"),
     ({"critic_head_start": 4}, "config.critic_head_start must be in [0, num_train_steps = 4)"),
     ({"lr_decay_fraction": 1.5}, "config.lr_decay_fraction must be in [0, 1]"),
     ({"model.d_layers": 5}, "2**config.model.d_layers = 32"),

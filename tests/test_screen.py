@@ -113,6 +113,16 @@ def test_the_table_has_a_row_per_run_and_says_where_the_budget_stopped_one(tmp_p
   assert rows[2].endswith("| 0.05 0.07 |")
 
 
+def test_two_records_files_of_one_name_are_refused_not_merged(tmp_path):
+  for folder in ("a", "b"):
+    (tmp_path / folder).mkdir()
+    (tmp_path / folder / "cpu9.jsonl").write_text("")
+  for twice in ([tmp_path / "a" / "cpu9.jsonl", tmp_path / "b" / "cpu9.jsonl"],
+                [tmp_path / "a" / "cpu9.jsonl"] * 2):
+    with pytest.raises(ValueError, match="share the name 'cpu9'"):
+      screen.read_runs([str(path) for path in twice])
+
+
 def test_the_table_takes_a_runs_planned_length_from_its_record(tmp_path):
   """A run given --steps plans its own length, not its config's."""
   point = {"name": "baseline", "seed": 0, "step": 4000, "planned_steps": 20000,

@@ -277,7 +277,10 @@ def test_paired_and_cycle_distances_follow_the_config():
   config.loss.paired_l1 = 1.0
   edited = g_state.apply_fn({"params": g_state.params}, batch["image"], batch["target_aus"])
   cycled = g_state.apply_fn({"params": g_state.params}, edited.image, batch["aus"])
-  for distance, by_hand in (("l1", np.abs), ("l2", np.square)):
+  # δ away from its default, so a δ the objective drops is seen.
+  config.loss.huber_delta = delta = 0.01
+  huber = lambda e: np.where(np.abs(e) < delta, e ** 2 / (2 * delta), np.abs(e) - delta / 2)
+  for distance, by_hand in (("l1", np.abs), ("l2", np.square), ("huber", huber)):
     config.loss.paired_distance = config.loss.cycle_distance = distance
     _, metrics = losses.generator_loss(g_state.params, d_state.params, batch,
                                        g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,

@@ -91,7 +91,8 @@ def test_a_non_finite_loss_stops_the_run_and_is_not_saved(straight, data_dir, tm
                                                           monkeypatch):
   workdir = str(tmp_path / "run")
   shutil.copytree(straight[0], workdir)
-  monkeypatch.setattr(losses, "cycle_loss", lambda source, reconstruction, distance: jnp.float32(np.nan))
+  monkeypatch.setattr(losses, "cycle_loss",
+                      lambda source, reconstruction, distance, **_: jnp.float32(np.nan))
   with pytest.raises(FloatingPointError, match=r"at step 5: .*g_cycle=nan \(generator step\)"):
     train.train_and_evaluate(_config(data_dir, num_train_steps=6, checkpoint_every_steps=1),
                              workdir)
