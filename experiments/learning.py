@@ -170,6 +170,9 @@ EXPERIMENTS: dict[str, Experiment] = {
         "supervised_l2_bare_cycle", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "... with that cycle's error in Huber (squared below 0.1, L1 above): is it the L1"
         " cycle's sign gradient on the small errors that holds the edit back?"),
+    "supervised_l2_bare_cycle_3": Experiment(
+        "supervised_l2_bare_cycle", {"loss.cycle": 3.0},
+        "... with the L1 cycle at 3 instead: is the Huber cycle's gain only a weaker cycle?"),
     "supervised_l2_cycle_huber": Experiment(
         "supervised_fast_l2", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the paired L2 with all the recipe's regularisers, the cycle's error in Huber: what"
