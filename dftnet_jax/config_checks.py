@@ -92,8 +92,8 @@ def _range_errors(config: ml_collections.ConfigDict) -> list[str]:
         errors.append(f"config.{field} must be {wanted}, got {value!r}")
   weights = config.get("loss", {})
   for name, value in weights.items():
-    # huber_delta is a distance's scale, not a weight (_POSITIVE_FLOATS).
-    if name != "huber_delta" and _is_number(value) and value < 0:
+    # A loss field with a range of its own above (a scale) is not a weight.
+    if f"loss.{name}" not in _POSITIVE_FLOATS and _is_number(value) and value < 0:
       errors.append(f"config.loss.{name} is a loss weight and must be ≥ 0, got {value!r}")
   return errors
 
