@@ -349,6 +349,9 @@ class Trainer:
     if config.get("critic_update", "combined") != "combined":
       raise ValueError(f"the PyTorch peer times config.critic_update='combined' only,"
                        f" not {config.critic_update!r}")
+    if config.get("critic_shift"):
+      raise ValueError(f"the PyTorch peer's critic reads the faces as they are, not shifted"
+                       f" (config.critic_shift={config.critic_shift!r})")
     if config.loss.get("paired_l1"):
       raise ValueError("the PyTorch peer times the GAN objective; config.loss.paired_l1"
                        " needs ground truth it does not have")

@@ -52,7 +52,7 @@ def time_g_step(config_name: str, batch: int, repeats: int
 
   def step(g_state, d_params, batch):
     return steps.g_step(g_state, d_params, batch, steps.edit_with_vjp(g_state, batch),
-                        d_apply=state.critic.apply_fn, config=config)
+                        jax.random.key(0), d_apply=state.critic.apply_fn, config=config)
 
   p_step = jax.pmap(step, axis_name="batch", in_axes=(None, None, 0), out_axes=None)
   rng = np.random.default_rng(1)

@@ -196,6 +196,11 @@ def get_config() -> ml_collections.ConfigDict:
   # then one on the penalty alone by the updated critic, as GANimation's
   # code does; the critic's schedule then counts two updates a step).
   config.critic_update = "combined"
+  # The critic reads each face, real or generated, shifted by its own
+  # random (dy, dx) ~ U(-s, s) pixels, bilinearly resampled, in both
+  # networks' updates (dftnet_jax/critic_views.py says why). 0: the faces
+  # themselves (the paper).
+  config.critic_shift = 0.0
   # Target AUs are another example's AUs plus U(-noise, noise), clipped
   # (drawn by the input pipeline).
   config.target_au_noise = 0.1

@@ -50,6 +50,8 @@ def get_config() -> ml_collections.ConfigDict:
   # §2.3 writes the critic's loss as one sum (WGAN-GP); GANimation's code
   # takes the penalty in a second step ('ganimation').
   config.critic_update = "combined"
+  # The critic reads the faces as they are (no shifted views).
+  config.critic_shift = 0.0
   # §3.1: "30 epochs with linearly decay over the last 10 epochs".
   config.num_train_steps = 30 * _STEPS_PER_EPOCH
   config.lr_decay_fraction = 10 / 30

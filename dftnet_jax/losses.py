@@ -18,6 +18,7 @@ import ml_collections
 import optax
 
 from dftnet_jax import aus as aus_lib
+from dftnet_jax import critic_views
 from dftnet_jax import models
 
 # 'image' [B, H, W, 3] in [-1, 1]; 'aus' and 'target_aus' [B, 17] in [0, 1]
@@ -48,6 +49,18 @@ def critic_wgan(real_map: jax.Array, fake_map: jax.Array) -> jax.Array:
 def generator_wgan(fake_map: jax.Array) -> jax.Array:
   """The generator's WGAN loss: raise the critic's score of its fakes."""
   return -jnp.mean(fake_map)
+
+
+# What each salt draws from a critic update's per-example keys (`salted`);
+# the keys themselves draw the gradient penalty's interpolation weights.
+SALT_AU_GP_INTERPOLATE, SALT_AU_GP_PROBE, SALT_REAL_VIEW, SALT_FAKE_VIEW = 0, 1, 2, 3
+
+
+def salted(keys: jax.Array, salt: int) -> jax.Array:
+  """Each of the per-example `keys` [B] folded with `salt`: draws
+  independent of the keys' own and of other salts', from the keys an update
+  already holds."""
+  return jax.vmap(lambda k: jax.random.fold_in(k, salt))(keys)
 
 
 def _interpolates(real: jax.Array, fake: jax.Array, keys: jax.Array) -> jax.Array:
@@ -120,9 +133,9 @@ def au_jacobian_penalty(read_aus: Callable[[jax.Array], jax.Array], real: jax.Ar
   Returns:
     The scalar penalty (not yet multiplied by its weight).
   """
-  fold = lambda salt: jax.vmap(lambda k: jax.random.fold_in(k, salt))(keys)
-  interpolates = _interpolates(real, fake, fold(0))
-  probe = jax.vmap(lambda k: jax.random.normal(k, (aus_lib.NUM_AUS,)))(fold(1))
+  interpolates = _interpolates(real, fake, salted(keys, SALT_AU_GP_INTERPOLATE))
+  probe = jax.vmap(lambda k: jax.random.normal(k, (aus_lib.NUM_AUS,)))(
+      salted(keys, SALT_AU_GP_PROBE))
   projected = lambda x: jnp.sum(read_aus(x) * probe)
   grads = jax.grad(projected)(interpolates)
   return jnp.mean(jnp.sum(grads ** 2, axis=(1, 2, 3)))
@@ -265,28 +278,39 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
                 terms: Sequence[str] = CRITIC_TERMS) -> tuple[jax.Array, Metrics]:
   """WGAN critic loss with gradient penalty and AU regression on real images.
 
-  `keys` [B] hold one PRNG key per example, for its penalty interpolate;
+  `keys` [B] hold one PRNG key per example, for its penalty interpolate
+  and, with `config.critic_shift` > 0, its real and fake views
+  (`critic_views`: the penalty and the AU terms are the viewing critic's);
   `terms` (of `CRITIC_TERMS`) are those the total adds, each weighted. With
   `loss.au_gp` > 0 the AU head's Jacobian penalty
   (`au_jacobian_penalty`) is added wherever "gp" is.
   """
+  max_shift = config.get("critic_shift", 0.0)
+  real_keys = salted(keys, SALT_REAL_VIEW) if max_shift else None
+  real_view = lambda x: critic_views.view(x, real_keys, max_shift)
   critic = lambda x: d_apply({"params": d_params}, x)
+  viewing_critic = lambda x: critic(real_view(x))
   values, metrics = {}, {}
   if "adv" in terms or "cond" in terms:
     # One critic pass over real and fake together: larger, fewer convolutions.
-    maps, predicted_aus = critic(jnp.concatenate([batch["image"], fake]))
+    fake_keys = salted(keys, SALT_FAKE_VIEW) if max_shift else None
+    fake_view = critic_views.view(fake, fake_keys, max_shift)
+    maps, predicted_aus = critic(jnp.concatenate([real_view(batch["image"]), fake_view]))
     real_map, fake_map = jnp.split(maps, 2)
     values["adv"] = critic_wgan(real_map, fake_map)
     values["cond"] = au_regression(predicted_aus[:fake.shape[0]], batch["aus"],
                                    batch_divisor=_au_divisor(config))
     metrics["d_real_minus_fake"] = -values["adv"]
   if "gp" in terms:
-    values["gp"] = gradient_penalty(lambda x: critic(x)[0], batch["image"], fake, keys,
-                                    reduction=config.loss.gp_reduction)
+    # Interpolates are viewed through the real examples' shifts: a shift is
+    # linear, so this is the interpolate of the shifted real and the fake
+    # shifted by the real's offset (not by its own view's).
+    values["gp"] = gradient_penalty(lambda x: viewing_critic(x)[0], batch["image"], fake,
+                                    keys, reduction=config.loss.gp_reduction)
     if config.loss.get("au_gp"):
       # The AU head's smoothness rides with the realness penalty: both are
       # taken on interpolates, in whichever update applies the penalty.
-      values["au_gp"] = au_jacobian_penalty(lambda x: critic(x)[1], batch["image"],
+      values["au_gp"] = au_jacobian_penalty(lambda x: viewing_critic(x)[1], batch["image"],
                                             fake, keys)
   weighted = (*terms, "au_gp") if "au_gp" in values else terms
   total = sum(config.loss[term] * values[term] for term in weighted)
@@ -315,19 +339,27 @@ def _over_passes(term: Callable[[models.GeneratorOutput], jax.Array],
 
 
 def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params: Any,
-                        batch: Batch, *, g_apply: ApplyFn, d_apply: ApplyFn,
-                        config: ml_collections.ConfigDict) -> tuple[jax.Array, Metrics]:
+                        batch: Batch, keys: jax.Array | None = None, *, g_apply: ApplyFn,
+                        d_apply: ApplyFn, config: ml_collections.ConfigDict
+                        ) -> tuple[jax.Array, Metrics]:
   """Adversarial + AU + cycle + the variant's flow/attention regularisers,
   given the generator's edit of the batch towards its target AUs.
 
   Taking the edit as an argument lets a training cycle share one generator
   forward between its last critic step and its generator step. Metrics hold
   each term unweighted (GANimation's mask terms come weighted, as one term)
-  and the weighted total.
+  and the weighted total. `keys` [B], one PRNG key per example, draw the
+  critic's views of the edit (`critic_views`); only a config with
+  `critic_shift` > 0 needs them.
   """
   targets = batch["target_aus"]
   cycled = g_apply({"params": g_params}, edited.image, batch["aus"])
-  fake_map, fake_aus = d_apply({"params": d_params}, edited.image)
+  max_shift = config.get("critic_shift", 0.0)
+  if max_shift and keys is None:
+    raise ValueError("config.critic_shift > 0: the generator objective needs per-example keys"
+                     " for the critic's views of the edit")
+  fake_map, fake_aus = d_apply({"params": d_params},
+                               critic_views.view(edited.image, keys, max_shift))
   cfg = config.loss
   divisor = _au_divisor(config)
   delta = cfg.get("huber_delta", HUBER_DELTA)
@@ -377,10 +409,10 @@ def edit_batch(g_apply: ApplyFn, g_params: Any, batch: Batch) -> models.Generato
   return g_apply({"params": g_params}, batch["image"], batch["target_aus"])
 
 
-def generator_loss(g_params: Any, d_params: Any, batch: Batch, *,
-                   g_apply: ApplyFn, d_apply: ApplyFn, config: ml_collections.ConfigDict
+def generator_loss(g_params: Any, d_params: Any, batch: Batch, keys: jax.Array | None = None,
+                   *, g_apply: ApplyFn, d_apply: ApplyFn, config: ml_collections.ConfigDict
                    ) -> tuple[jax.Array, Metrics]:
   """`generator_objective` of the generator's own edit of the batch."""
   edited = edit_batch(g_apply, g_params, batch)
-  return generator_objective(edited, g_params, d_params, batch, g_apply=g_apply,
+  return generator_objective(edited, g_params, d_params, batch, keys, g_apply=g_apply,
                              d_apply=d_apply, config=config)

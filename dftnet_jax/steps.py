@@ -118,8 +118,9 @@ def edit_with_vjp(g_state: train_state.TrainState, batch: losses.Batch
 
 
 def g_step(g_state: train_state.TrainState, d_params: Any, batch: losses.Batch,
-           edit: tuple[models.GeneratorOutput, Callable], *, d_apply: losses.ApplyFn,
-           config: ml_collections.ConfigDict) -> tuple[train_state.TrainState, losses.Metrics]:
+           edit: tuple[models.GeneratorOutput, Callable], key: jax.Array, *,
+           d_apply: losses.ApplyFn, config: ml_collections.ConfigDict
+           ) -> tuple[train_state.TrainState, losses.Metrics]:
   """One generator update (per-device body; collectives over 'batch').
 
   The objective's gradient through the edit is pulled back by the edit's VJP
@@ -130,6 +131,9 @@ def g_step(g_state: train_state.TrainState, d_params: Any, batch: losses.Batch,
     d_params: critic parameters (not updated).
     batch: this device's share of the batch.
     edit: `edit_with_vjp(g_state, batch)`.
+    key: PRNG key, the same on every device, folded per example as in
+      `d_step`; it draws the critic's views of the edit (`critic_views`),
+      used only with `config.critic_shift` > 0.
     d_apply: the critic's apply function.
     config: the training config.
 
@@ -140,8 +144,8 @@ def g_step(g_state: train_state.TrainState, d_params: Any, batch: losses.Batch,
   edited, edit_vjp = edit
   grad_fn = jax.grad(losses.generator_objective, argnums=(0, 1), has_aux=True)
   (edited_grads, direct_grads), metrics = grad_fn(
-      edited, g_state.params, d_params, batch, g_apply=g_state.apply_fn, d_apply=d_apply,
-      config=config)
+      edited, g_state.params, d_params, batch, _example_keys(key, batch["image"].shape[0]),
+      g_apply=g_state.apply_fn, d_apply=d_apply, config=config)
   grads = jax.tree.map(jnp.add, direct_grads, edit_vjp(edited_grads)[0])
   grads, metrics = lax.pmean((grads, metrics), "batch")
   metrics["g_grad_norm"] = optax.tree.norm(grads)
@@ -164,7 +168,9 @@ def cycle_step(state: states.GanState, batches: losses.Batch, key: jax.Array, *,
     state: both networks' states, the same on every device.
     batches: this device's share of n_critic batches, [n_critic, B, ...].
     key: PRNG key, the same on every device; split over the critic updates
-      (`d_step`). The generator's objective draws nothing at random.
+      (`d_step`), and folded with n_critic for the generator update
+      (`g_step`), which leaves the critic's keys as they were before the
+      generator drew any.
     config: the training config.
 
   Returns:
@@ -186,8 +192,9 @@ def cycle_step(state: states.GanState, batches: losses.Batch, key: jax.Array, *,
   d_state, last_metrics = d_update(d_state, lax.stop_gradient(edit[0].image), last,
                                    d_keys[-1], config=config)
   d_metrics = jax.tree.map(lambda a, b: jnp.concatenate([a, b[None]]), d_metrics, last_metrics)
-  g_state, g_metrics = g_step(g_state, d_state.params, last, edit, d_apply=d_state.apply_fn,
-                              config=config)
+  g_state, g_metrics = g_step(g_state, d_state.params, last, edit,
+                              jax.random.fold_in(key, config.n_critic),
+                              d_apply=d_state.apply_fn, config=config)
   return states.GanState(generator=g_state, critic=d_state), (d_metrics, g_metrics)
 
 
@@ -200,8 +207,10 @@ def eval_step(g_params: Any, d_params: Any, batch: losses.Batch, key: jax.Array,
     g_params: generator parameters.
     d_params: critic parameters.
     batch: this device's share of the batch.
-    key: PRNG key for the penalty interpolates, folded per example as in
-      `d_step`; a fixed key makes evaluations at different steps comparable.
+    key: PRNG key for the penalty interpolates (and, with
+      `config.critic_shift` > 0, the critic's views), folded per example as
+      in `d_step`; a fixed key makes evaluations at different steps
+      comparable.
     g_apply: the generator's apply function.
     d_apply: the critic's apply function.
     config: the training config.
@@ -212,8 +221,10 @@ def eval_step(g_params: Any, d_params: Any, batch: losses.Batch, key: jax.Array,
   keys = _example_keys(key, batch["image"].shape[0])
   fake = losses.edit_batch(g_apply, g_params, batch).image
   _, d_metrics = losses.critic_loss(d_params, fake, batch, keys, d_apply=d_apply, config=config)
-  _, g_metrics = losses.generator_loss(g_params, d_params, batch, g_apply=g_apply, d_apply=d_apply,
-                                       config=config)
+  # The generator's views from the key folded apart, as `cycle_step` draws them.
+  g_keys = _example_keys(jax.random.fold_in(key, 1), batch["image"].shape[0])
+  _, g_metrics = losses.generator_loss(g_params, d_params, batch, g_keys, g_apply=g_apply,
+                                       d_apply=d_apply, config=config)
   return lax.pmean({**d_metrics, **g_metrics}, "batch")
 
 

@@ -28,7 +28,7 @@ def flow_to_pixels(flow: jax.Array) -> jax.Array:
   return flow * jnp.array([width / 2.0, height / 2.0], flow.dtype)
 
 
-def _corner_weights(coord: jax.Array, size: int) -> tuple[jax.Array, jax.Array, jax.Array]:
+def corner_weights(coord: jax.Array, size: int) -> tuple[jax.Array, jax.Array, jax.Array]:
   """Clamped pixel coordinate → (lower index, upper index, upper weight)."""
   coord = jnp.clip(coord, 0.0, size - 1.0)
   lower = jnp.floor(coord)
@@ -44,8 +44,8 @@ def _warp_one(image: jax.Array, flow: jax.Array) -> jax.Array:
   pixels = flow_to_pixels(flow)
   cols = jnp.arange(width, dtype=flow.dtype)[None, :] + pixels[..., 0]
   rows = jnp.arange(height, dtype=flow.dtype)[:, None] + pixels[..., 1]
-  x0, x1, wx = _corner_weights(cols, width)
-  y0, y1, wy = _corner_weights(rows, height)
+  x0, x1, wx = corner_weights(cols, width)
+  y0, y1, wy = corner_weights(rows, height)
   flat = image.reshape(height * width, channels)
 
   def tap(y: jax.Array, x: jax.Array) -> jax.Array:

@@ -263,12 +263,28 @@ EXPERIMENTS: dict[str, Experiment] = {
         "the demo without the adversarial term in either network (`loss.adv` weights both;"
         " the critic trains on its AU head and penalty only): does the AU term alone carry"
         " the edits?"),
+    "head_start_adv_3": Experiment(
+        "head_start", {"loss.adv": 3.0},
+        "the demo with the adversarial term three times stronger in both networks: without"
+        " it three seeds end near copying (session 15); does more of the realness game"
+        " help more?"),
     "head_start_cycle_huber": Experiment(
         "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"
         " cycle's sign gradient pulls every small error back to the copy, the squared cycle"
         " (`cycle_l2`) let the flow run; does L1's pull on large errors alone hold the flow"
         " and let the edits land?"),
+    "head_start_shift_1": Experiment(
+        "head_start", {"critic_shift": 1.0},
+        "the demo's critic reading each face shifted by its own random sub-pixel offset"
+        " (up to 1 px, bilinear), real and fake alike, in both networks' updates"
+        " (`critic_views`): sessions 7, 13 and 14 found every critic that read AUs better"
+        " made the edits worse; does an AU gradient averaged over shifts reward the"
+        " expression rather than a pattern on the pixel grid?"),
+    "head_start_shift_4": Experiment(
+        "head_start_shift_1", {"critic_shift": 4.0},
+        "the same with shifts up to 4 px (DiffAugment's translation is up to 1/8 of the"
+        " image, 8 px here): is it the resampling or the translation that helps?"),
     "flow_grid_4": Experiment(
         "head_start", {"model.flow_grid": 4},
         "the demo with the flow's offsets tied over 4×4 blocks: a flow that cannot tear"

@@ -179,6 +179,10 @@ def test_the_peer_refuses_what_it_does_not_implement():
   config.critic_update = "ganimation"
   with pytest.raises(ValueError, match="critic_update"):
     pytorch_peer.Trainer(config, *pytorch_peer.create_networks(config))
+  config = _small_config("default", "dftnet")
+  config.critic_shift = 1.0
+  with pytest.raises(ValueError, match="critic_shift"):
+    pytorch_peer.Trainer(config, *pytorch_peer.create_networks(config))
 
 
 def test_a_training_cycle_updates_both_networks():
