@@ -42,7 +42,8 @@ N_CRITIC = 5
 # the edit's forward is the last D step's (`steps.cycle_step`).
 CYCLE_WEIGHTS = {
     "G": {"fwd": N_CRITIC + 1, "igrad": 2, "wgrad": 2, "dbl": 0},
-    "D": {"fwd": 3 * N_CRITIC + 1, "igrad": 2 * N_CRITIC + 1, "wgrad": 2 * N_CRITIC, "dbl": N_CRITIC},
+    "D": {"fwd": 3 * N_CRITIC + 1, "igrad": 2 * N_CRITIC + 1, "wgrad": 2 * N_CRITIC,
+          "dbl": N_CRITIC},
 }
 
 

@@ -41,7 +41,8 @@ def bench_variant(config_name: str, model: ml_collections.ConfigDict, batch: int
   # calls: single calls of ~60 ms scatter by ±15% here.
   stats = common.time_fn(lambda: forward(params, image, target), repeats=max(repeats, 64 // batch),
                          warmup=3)
-  flops = sum(layer.flops for layer in common.conv_layers(generator, *common.generator_inputs(1, size)))
+  layers = common.conv_layers(generator, *common.generator_inputs(1, size))
+  flops = sum(layer.flops for layer in layers)
   common.emit(
       benchmark="inference", config=config_name, variant=model.variant, size=size, batch=batch,
       conv_impl=model.conv_impl, dtype=model.dtype,

@@ -8,11 +8,12 @@ Trains only the generator of a `learning.EXPERIMENTS` config, on the paired
 term alone (the edit against the same synthetic face drawn with the target
 AUs, in the config's `loss.paired_distance`), with the config's optimiser,
 at its constant rate (`--decay`: the config's schedule over the probe's
-steps, the linear decay of its last `lr_decay_fraction`), and scores the edit suite as it goes. No critic, no cycle pass: a step costs
-about a quarter of a GAN step on the 2-core CPU, so the ceiling of an
-architecture or a distance is measured in minutes, before a GAN run is spent
-on it. The GAN recipe cannot be expected to edit better than its generator
-does here at the same number of steps.
+steps, the linear decay of its last `lr_decay_fraction`), and scores the edit
+suite as it goes. No critic, no cycle pass: a step costs about a quarter of a
+GAN step on the 2-core CPU, so the ceiling of an architecture or a distance is
+measured in minutes, before a GAN run is spent on it. The GAN recipe cannot be
+expected to edit better than its generator does here at the same number of
+steps.
 
 Each evaluation appends a line to `--out`: experiment, seed, step, wall
 seconds, the suite's scores, the step's loss and mean attention and |flow|.

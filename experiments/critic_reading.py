@@ -61,7 +61,8 @@ def readings(workdir: str, num_faces: int) -> list[dict[str, float | str]]:
   records = []
   for name, target in suite.targets.items():
     targets = jnp.broadcast_to(target, (num_faces, aus_lib.NUM_AUS))
-    images = {"truth": jnp.asarray(images_lib.from_uint8(suite.truths[name])), "edit": edit(source, targets)}
+    images = {"truth": jnp.asarray(images_lib.from_uint8(suite.truths[name])),
+              "edit": edit(source, targets)}
     judged = {"source": source_judged, **{kind: judge(image) for kind, image in images.items()}}
     record = {"workdir": workdir, "step": restored.step, "edit": name}
     for kind, (realness, aus) in judged.items():

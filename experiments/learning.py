@@ -268,6 +268,11 @@ EXPERIMENTS: dict[str, Experiment] = {
         "the demo with the adversarial term three times stronger in both networks: without"
         " it three seeds end near copying (session 15); does more of the realness game"
         " help more?"),
+    "head_start_adv_10": Experiment(
+        "head_start", {"loss.adv": 10.0},
+        "the demo with the adversarial term ten times stronger in both networks: at three"
+        " times seed 0 ends with every suite edit above copying and half the demo's leak"
+        " (session 16); does the trend go on?"),
     "head_start_cycle_huber": Experiment(
         "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"

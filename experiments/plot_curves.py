@@ -9,8 +9,9 @@
 Reads the records `experiments.learning` writes (`<name>.json`, each with
 its curve), or with `--screen` the records of `experiments.screen` (every
 seed of each run named), or with `--workdirs` the suite scores a training
-run writes as it goes (`<workdir>/eval/suite.jsonl`), and draws the mean gain over the suite (solid) and the worst
-edit's gain (dashed) against the training step, one colour per run.
+run writes as it goes (`<workdir>/eval/suite.jsonl`), and draws the mean gain
+over the suite (solid) and the worst edit's gain (dashed) against the
+training step, one colour per run.
 matplotlib (the `plots` extra) draws it: legible axes and legends are what
 it does, and no library code depends on it.
 """

@@ -578,8 +578,8 @@ def test_input_aus_reach_the_first_norms_interior_weakly():
     _, conv1, norm1 = first_layer(conditioning, target, params)
     if conditioning == "film":  # the intermediate is the norm's, before FiLM
       dense = params["params"]["encoder"]["Dense_0"]
-      film = lambda norm, aus: (norm * (1 + (aus @ dense["kernel"] + dense["bias"])[:, None, None, :4])
-                                + (aus @ dense["kernel"] + dense["bias"])[:, None, None, 4:])
+      scale_shift = lambda aus: (aus @ dense["kernel"] + dense["bias"])[:, None, None, :]
+      film = lambda norm, aus: norm * (1 + scale_shift(aus)[..., :4]) + scale_shift(aus)[..., 4:]
       norm0, norm1 = film(norm0, source), film(norm1, target)
     interior = (slice(None), slice(16, 48), slice(16, 48))
     direct = np.abs(conv1 - conv0)[interior].mean()

@@ -147,7 +147,8 @@ def test_critic_loss_and_its_gradient_match(base, variant):
                                    torch.from_numpy(np.array(batch["aus"])), _nchw(fake),
                                    torch.from_numpy(np.array(alpha)), config)
   for name in ("adv", "gp", "cond"):
-    np.testing.assert_allclose(float(terms[name].detach()), metrics[f"d_{name}"], rtol=1e-4, err_msg=name)
+    np.testing.assert_allclose(float(terms[name].detach()), metrics[f"d_{name}"], rtol=1e-4,
+                               err_msg=name)
   terms["total"].backward()
   _assert_grads_match(grads, pytorch_peer.flax_paths(d_params), critic, rtol=1e-3)
 
@@ -164,8 +165,8 @@ def test_generator_objective_and_its_gradient_match(base, variant):
                                            generator(image, target), config)
   assert set(terms) - {"total"} == set(metrics) - {"g_loss", "mean_attention", "mean_abs_flow"}
   for name, value in terms.items():
-    np.testing.assert_allclose(float(value.detach()), metrics["g_loss" if name == "total" else name],
-                               rtol=1e-4, err_msg=name)
+    metric = metrics["g_loss" if name == "total" else name]
+    np.testing.assert_allclose(float(value.detach()), metric, rtol=1e-4, err_msg=name)
   terms["total"].backward()
   _assert_grads_match(grads, pytorch_peer.flax_paths(g_params), generator, rtol=1e-3)
 

@@ -383,7 +383,8 @@ def test_ganimation_adds_its_mask_terms_of_both_passes():
   def mask_terms(out):
     a = np.asarray(out.attention, np.float64)
     smooth = np.abs(np.diff(a, axis=1)).sum() + np.abs(np.diff(a, axis=2)).sum()
-    return config.loss.ganimation_mask * a.mean() + shares * config.loss.ganimation_mask_smooth * smooth
+    return (config.loss.ganimation_mask * a.mean()
+            + shares * config.loss.ganimation_mask_smooth * smooth)
 
   np.testing.assert_allclose(metrics["g_attention"], mask_terms(edited) + mask_terms(cycled),
                              rtol=1e-5)
