@@ -315,7 +315,7 @@ def generator_objective(generator: Generator, critic: Critic, image: torch.Tenso
   loss = config.loss
   cycled = generator(edited.image, aus)
   fake_map, fake_aus = critic(edited.image)
-  terms = {"g_adv": (loss.adv, -fake_map.mean()),
+  terms = {"g_adv": (loss.adv * loss.get("g_adv_scale", 1.0), -fake_map.mean()),
            "g_cond": (loss.cond, (fake_aus - target_aus).square().mean() / _au_divisor(config)),
            "g_cycle": (loss.cycle, _pixel_distance(image, cycled.image, loss.cycle_distance))}
   passes = loss.regulariser_passes

@@ -60,6 +60,10 @@ def get_loss_config() -> ml_collections.ConfigDict:
   """Loss weights (paper §3.1) and the choices the paper leaves open."""
   loss = ml_collections.ConfigDict()
   loss.adv = 1.0
+  # The generator's adversarial weight is adv × g_adv_scale (1, the paper's):
+  # the realness term made stronger or weaker in the generator alone, the
+  # critic's balance of realness, penalty and AU terms left as it is.
+  loss.g_adv_scale = 1.0
   loss.gp = 10.0
   loss.cond = 4000.0
   loss.cycle = 10.0

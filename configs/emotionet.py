@@ -59,6 +59,8 @@ def get_config() -> ml_collections.ConfigDict:
   # λcyc = 10".
   config.loss.gp = 10.0
   config.loss.adv = 1.0
+  # The generator weighs its adversarial term as the critic does.
+  config.loss.g_adv_scale = 1.0
   config.loss.attention = 1.0
   config.loss.tv = 1e-4
   config.loss.cond = 4000.0

@@ -364,7 +364,7 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
   divisor = _au_divisor(config)
   delta = cfg.get("huber_delta", HUBER_DELTA)
   terms = {
-      "g_adv": (cfg.adv, generator_wgan(fake_map)),
+      "g_adv": (cfg.adv * cfg.get("g_adv_scale", 1.0), generator_wgan(fake_map)),
       "g_cond": (cfg.cond, au_regression(fake_aus, targets, batch_divisor=divisor)),
       "g_cycle": (cfg.cycle, cycle_loss(batch["image"], cycled.image,
                                         cfg.get("cycle_distance", "l1"), huber_delta=delta)),

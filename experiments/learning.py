@@ -273,6 +273,19 @@ EXPERIMENTS: dict[str, Experiment] = {
         "the demo with the adversarial term ten times stronger in both networks: at three"
         " times seed 0 ends with every suite edit above copying and half the demo's leak"
         " (session 16); does the trend go on?"),
+    "head_start_g_adv_3": Experiment(
+        "head_start", {"loss.g_adv_scale": 3.0},
+        "the demo with the adversarial term three times stronger in the generator alone"
+        " (the critic's balance of realness, penalty and AU terms as the demo's): three"
+        " times in both networks halved the leak on four seeds and closed the eyes less"
+        " (session 16); is the leak the generator's weighting and the eyes the critic's?"),
+    "head_start_d_adv_3": Experiment(
+        "head_start", {"loss.adv": 3.0, "loss.g_adv_scale": 1 / 3},
+        "the demo with the adversarial term three times stronger in the critic alone (its"
+        " penalty and AU terms a third as strong beside it; the generator weighs its terms"
+        " as the demo's): three times in the generator alone did not lower the leak"
+        " (session 17), three times in both halved it (session 16); is it the critic's"
+        " balance?"),
     "head_start_cycle_huber": Experiment(
         "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"

@@ -1,7 +1,7 @@
-"""Test setup: two host devices, so multi-device code paths run on CPU, and
-a compilation cache shared by the tests and the subprocesses they start (the
-training tests compile the same tiny steps in several runs); a tiny trained
-workdir for the tests of editing."""
+"""Test setup: two host devices, so multi-device code paths run on CPU, LLVM
+at -O0, and a compilation cache shared by the tests and the subprocesses
+they start (the training tests compile the same tiny steps in several
+runs); a tiny trained workdir for the tests of editing."""
 
 import atexit
 import os
@@ -10,8 +10,13 @@ import tempfile
 
 import pytest
 
-# Must happen before jax is imported anywhere in the test session.
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
+# Must happen before jax is imported anywhere in the test session. LLVM at
+# -O0: the tests' programs are tiny and each compiles once or twice, so XLA's
+# compilation, not their execution, is most of the suite's time, and -O0
+# halves it (two of the slowest tests: 239 s → 115 s, one run, the machine
+# shared with a training). The subprocesses the tests start inherit it.
+os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=2"
+                      " --xla_backend_optimization_level=0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
   _CACHE = tempfile.mkdtemp(prefix="dftnet_jax_tests_jax_cache_")

@@ -30,8 +30,11 @@ def data_dir(tmp_path_factory):
 
 
 def _env(num_devices):
-  """A child's environment: `num_devices` host devices, this checkout first."""
-  return {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={num_devices}",
+  """A child's environment: `num_devices` host devices, the suite's other
+  XLA flags, this checkout first."""
+  count = "--xla_force_host_platform_device_count"
+  flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if not f.startswith(count)]
+  return {**os.environ, "XLA_FLAGS": " ".join([*flags, f"{count}={num_devices}"]),
           "PYTHONPATH": os.pathsep.join([REPO, os.environ.get("PYTHONPATH", "")])}
 
 

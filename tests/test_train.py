@@ -310,6 +310,34 @@ def test_texture_tv_enters_the_dftnet_objective_only_when_weighted():
   _optional_term("texture_tv", 2.0, "g_texture_tv", by_hand, 1)
 
 
+def test_g_adv_scale_weighs_the_generators_realness_term_alone():
+  config = tiny.get_config()
+  config.loss.adv = 2.0
+  # Without the AU term (thousands here) the total is small enough that a
+  # dropped scale shows in it; a fresh critic scores everything near 0, so
+  # its weights are moved to give a realness term of some size.
+  config.loss.cond = 0.0
+  g_state, d_state = _networks(config)
+  rng = np.random.default_rng(0)
+  d_state = d_state.replace(params=jax.tree.map(
+      lambda x: np.asarray(x) + 0.3 * rng.normal(size=x.shape).astype(np.float32),
+      jax.device_get(d_state.params)))
+  batch = jax.tree.map(lambda x: x[0], _batch(config, 3))
+  loss = lambda cfg: losses.generator_loss(g_state.params, d_state.params, batch,
+                                           g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
+                                           config=cfg)
+  total, metrics = loss(config)
+  edited = g_state.apply_fn({"params": g_state.params}, batch["image"], batch["target_aus"])
+  fake_map, _ = d_state.apply_fn({"params": d_state.params}, edited.image)
+  # The realness term by hand: minus the critic's mean score of the edits.
+  np.testing.assert_allclose(metrics["g_adv"], -np.mean(fake_map), rtol=1e-5)
+  config.loss.g_adv_scale = 3.0
+  scaled_total, _ = loss(config)
+  # adv × (3 − 1) more of the same term, nothing else moved.
+  np.testing.assert_allclose(scaled_total, total + 2.0 * 2.0 * metrics["g_adv"],
+                             rtol=1e-5, atol=1e-6)
+
+
 def test_bfloat16_compute_trains_with_finite_losses_and_float32_state():
   config = tiny.get_config()
   config.model.dtype = "bfloat16"
