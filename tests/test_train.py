@@ -318,16 +318,17 @@ def test_g_adv_scale_weighs_the_generators_realness_term_alone():
   # its weights are moved to give a realness term of some size.
   config.loss.cond = 0.0
   g_state, d_state = _networks(config)
-  rng = np.random.default_rng(0)
-  d_state = d_state.replace(params=jax.tree.map(
-      lambda x: np.asarray(x) + 0.3 * rng.normal(size=x.shape).astype(np.float32),
-      jax.device_get(d_state.params)))
+  d_state = _moved(d_state, 0, 0.3)
   batch = jax.tree.map(lambda x: x[0], _batch(config, 3))
   loss = lambda cfg: losses.generator_loss(g_state.params, d_state.params, batch,
                                            g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
                                            config=cfg)
-  total, metrics = loss(config)
   edited = g_state.apply_fn({"params": g_state.params}, batch["image"], batch["target_aus"])
+  keys = jax.random.split(jax.random.key(4), batch["image"].shape[0])
+  critic_loss = lambda cfg: losses.critic_loss(d_state.params, edited.image, batch, keys,
+                                               d_apply=d_state.apply_fn, config=cfg)[0]
+  total, metrics = loss(config)
+  critic_total = critic_loss(config)
   fake_map, _ = d_state.apply_fn({"params": d_state.params}, edited.image)
   # The realness term by hand: minus the critic's mean score of the edits.
   np.testing.assert_allclose(metrics["g_adv"], -np.mean(fake_map), rtol=1e-5)
@@ -336,6 +337,8 @@ def test_g_adv_scale_weighs_the_generators_realness_term_alone():
   # adv × (3 − 1) more of the same term, nothing else moved.
   np.testing.assert_allclose(scaled_total, total + 2.0 * 2.0 * metrics["g_adv"],
                              rtol=1e-5, atol=1e-6)
+  # The critic's loss does not see the scale.
+  np.testing.assert_array_equal(critic_loss(config), critic_total)
 
 
 def test_bfloat16_compute_trains_with_finite_losses_and_float32_state():
@@ -355,14 +358,19 @@ def test_bfloat16_compute_trains_with_finite_losses_and_float32_state():
   assert all(x.dtype == np.float32 for x in edited if x is not None)
 
 
+def _moved(state, seed, scale):
+  """`state` with every weight moved by Gaussian noise of sd `scale`."""
+  rng = np.random.default_rng(seed)
+  return state.replace(params=jax.tree.map(
+      lambda x: np.asarray(x) + scale * rng.normal(size=x.shape).astype(np.float32),
+      jax.device_get(state.params)))
+
+
 def _perturbed_states(config, seed=0):
   """Fresh states with every generator weight moved, so that the zero-init
   heads give a flow and an attention that vary."""
   g_state, d_state = _networks(config)
-  rng = np.random.default_rng(seed)
-  params = jax.tree.map(lambda x: np.asarray(x) + 0.2 * rng.normal(size=x.shape).astype(np.float32),
-                        jax.device_get(g_state.params))
-  return g_state.replace(params=params), d_state
+  return _moved(g_state, seed, 0.2), d_state
 
 
 def _flow_tv_by_hand(flow):
