@@ -29,6 +29,8 @@ from typing import Any
 from absl import app
 from absl import flags
 
+from benchmarks import int_lists
+
 SIDES = ("ours", "pytorch")
 # A figure's key in a side's JSON lines and the fields holding its times.
 FIELDS = {"train_cycle": ("cycle_s_median", "cycle_s_min", "s"),
@@ -129,7 +131,8 @@ if __name__ == "__main__":
   _VARIANTS = flags.DEFINE_list("variants", ["dftnet"], "Generator variants.")
   _BATCH = flags.DEFINE_integer("batch", 16, "Training batch (0: no training)")
   _CYCLES = flags.DEFINE_integer("cycles", 3, "Timed training cycles a turn")
-  _INFERENCE_BATCHES = flags.DEFINE_list("inference_batches", ["1", "32"], "'' for none")
+  _INFERENCE_BATCHES = int_lists.positive(
+      flags.DEFINE_list("inference_batches", ["1", "32"], "'' for none"))
   _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed inference calls a turn (more where"
                                   " needed to reach 64 images).")
   _PAIRS = flags.DEFINE_integer("pairs", 2, "Turns of each side (at least 2)")

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 import ml_collections
 
 from benchmarks import common
+from benchmarks import int_lists
 from dftnet_jax import models
 
 
@@ -73,7 +74,7 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   _CONFIG = flags.DEFINE_string("config", "default", "A module under configs/")
-  _BATCHES = flags.DEFINE_list("batches", ["1", "32"], "Batch sizes to time.")
+  _BATCHES = int_lists.positive(flags.DEFINE_list("batches", ["1", "32"], "Batch sizes to time."))
   _VARIANTS = flags.DEFINE_list("variants", list(models.VARIANTS), "Generator variants.")
   _CONV_IMPL = flags.DEFINE_string("conv_impl", "auto",
                                    "Convolution formulation (config.model.conv_impl).")

@@ -27,6 +27,7 @@ from PIL import Image
 import tensorflow_datasets as tfds
 
 from benchmarks import common
+from benchmarks import int_lists
 from dftnet_jax import aus
 from dftnet_jax import files
 from dftnet_jax import input_pipeline
@@ -103,8 +104,8 @@ def main(argv: Sequence[str]) -> None:
 if __name__ == "__main__":
   _NUM_IMAGES = flags.DEFINE_integer(
       "num_images", 2000, "Images in the folder (90% train, 10% test).")
-  _BATCH_SIZES = flags.DEFINE_list("batch_sizes", ["25", "16"],
-                                   "Global batch sizes to time.")
+  _BATCH_SIZES = int_lists.positive(
+      flags.DEFINE_list("batch_sizes", ["25", "16"], "Global batch sizes to time."))
   _WARMUP = flags.DEFINE_integer("warmup", 20, "Untimed batches first.")
   _BATCHES = flags.DEFINE_integer("batches", 40, "Batches per timed repeat.")
   _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed repeats.")

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from benchmarks import common
+from benchmarks import int_lists
 from dftnet_jax import models
 from dftnet_jax import warp as warp_lib
 
@@ -111,7 +112,8 @@ def main(argv: Sequence[str]) -> None:
 
 if __name__ == "__main__":
   _VARIANT = flags.DEFINE_enum("variant", "dftnet", models.VARIANTS, "Generator variant.")
-  _BATCHES = flags.DEFINE_list("batches", ["1", "32"], "Batch sizes to profile.")
+  _BATCHES = int_lists.positive(
+      flags.DEFINE_list("batches", ["1", "32"], "Batch sizes to profile."))
   _SIZE = flags.DEFINE_integer("size", 128, "Image side in pixels.")
   _CONV_IMPL = flags.DEFINE_string("conv_impl", "auto", "Convolution formulation"
                                    " (models.Generator.conv_impl).")

@@ -41,6 +41,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from benchmarks import int_lists
 from benchmarks.jsonl import emit
 from dftnet_jax.aus import NUM_AUS
 
@@ -460,7 +461,8 @@ if __name__ == "__main__":
   _BATCH = flags.DEFINE_integer("batch", 16, "Training batch (0: no training)")
   _CYCLES = flags.DEFINE_integer("cycles", 3, "Timed training cycles, after the first.")
   _VARIANTS = flags.DEFINE_list("variants", ["dftnet"], "Generator variants.")
-  _INFERENCE_BATCHES = flags.DEFINE_list("inference_batches", ["1", "32"], "'' for none")
+  _INFERENCE_BATCHES = int_lists.positive(
+      flags.DEFINE_list("inference_batches", ["1", "32"], "'' for none"))
   _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed inference calls (more where needed to"
                                   " reach 64 images).")
   app.run(main)

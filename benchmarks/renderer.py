@@ -15,6 +15,8 @@ import tempfile
 from absl import app
 from absl import flags
 
+from benchmarks import int_lists
+
 
 def main(argv: Sequence[str]) -> None:
   if len(argv) > 1:
@@ -58,7 +60,7 @@ def main(argv: Sequence[str]) -> None:
 
 
 if __name__ == "__main__":
-  _SIZES = flags.DEFINE_list("sizes", ["64", "128"], "Image sizes to measure.")
+  _SIZES = int_lists.positive(flags.DEFINE_list("sizes", ["64", "128"], "Image sizes to measure."))
   _RENDER_IMAGES = flags.DEFINE_integer(
       "render_images", 200, "Images per render repetition.")
   _REPEATS = flags.DEFINE_integer("repeats", 5, "Repetitions of the render timing.")

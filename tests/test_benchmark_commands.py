@@ -10,7 +10,10 @@ import re
 import subprocess
 import sys
 
+from absl import flags
 import pytest
+
+from benchmarks import int_lists
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 # Benchmark -> one flag of its own; `--malloc` where the benchmark runs JAX
@@ -29,3 +32,29 @@ def test_the_benchmarks_help_lists_its_flags(name):
   assert "Traceback" not in result.stderr, result.stderr[-3000:]
   assert re.search(rf"--(\[no\])?{FLAGS[name]}: ", result.stdout), result.stdout
   assert ("--malloc: " in result.stdout) == (name in WITH_MALLOC)
+
+
+@pytest.mark.parametrize("value,parsed", [("1,32", ["1", "32"]), ("", [])])
+def test_an_integer_list_flag_takes_positive_integers_or_none(value, parsed):
+  flag_values = flags.FlagValues()
+  holder = int_lists.positive(
+      flags.DEFINE_list("sizes", ["64"], "sizes", flag_values=flag_values), flag_values)
+  flag_values(["prog", f"--sizes={value}"])
+  assert holder.value == parsed
+
+
+@pytest.mark.parametrize("value", ["1,x", "0", "-4", "2.5"])
+def test_an_integer_list_flag_refuses_other_values_naming_itself(value):
+  flag_values = flags.FlagValues()
+  int_lists.positive(flags.DEFINE_list("sizes", ["64"], "sizes", flag_values=flag_values),
+                     flag_values)
+  with pytest.raises(flags.IllegalFlagValueError, match="--sizes takes comma-separated"
+                     " positive integers"):
+    flag_values(["prog", f"--sizes={value}"])
+
+
+def test_a_benchmark_refuses_a_bad_integer_list_before_it_starts():
+  result = subprocess.run([sys.executable, "-m", "benchmarks.renderer", "--sizes=64,big"],
+                          cwd=REPO, capture_output=True, text=True, check=False, timeout=300)
+  assert result.returncode != 0
+  assert "--sizes takes comma-separated positive integers" in result.stderr, result.stderr

@@ -137,10 +137,11 @@ def _assert_grads_match(flax_grads, paths, module, rtol):
 @pytest.mark.parametrize("base,variant", CASES)
 def test_critic_loss_and_its_gradient_match(base, variant):
   config, (flax_g, g_params, _), (flax_d, d_params, critic), batch = _setup(base, variant)
-  fake = flax_g.apply({"params": g_params}, batch["image"], batch["target_aus"]).image
+  fake = jax.jit(flax_g.apply)({"params": g_params}, batch["image"], batch["target_aus"]).image
   keys = jax.random.split(jax.random.key(7), BATCH)
   loss = lambda p: losses.critic_loss(p, fake, batch, keys, d_apply=flax_d.apply, config=config)
-  (_, metrics), grads = jax.value_and_grad(loss, has_aux=True)(d_params)
+  # Compiled: op by op, the penalty's double backward takes many seconds.
+  (_, metrics), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(d_params)
   # The penalty's interpolation weights, drawn as `losses.gradient_penalty` does.
   alpha = jax.vmap(lambda k: jax.random.uniform(k, (1, 1, 1)))(keys)
   terms = pytorch_peer.critic_loss(critic, _nchw(batch["image"]),
@@ -158,7 +159,7 @@ def test_generator_objective_and_its_gradient_match(base, variant):
   config, (flax_g, g_params, generator), (flax_d, d_params, critic), batch = _setup(base, variant)
   loss = lambda p: losses.generator_loss(p, d_params, batch, g_apply=flax_g.apply,
                                          d_apply=flax_d.apply, config=config)
-  (_, metrics), grads = jax.value_and_grad(loss, has_aux=True)(g_params)
+  (_, metrics), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(g_params)
   image, target = _nchw(batch["image"]), torch.from_numpy(np.array(batch["target_aus"]))
   terms = pytorch_peer.generator_objective(generator, critic, image,
                                            torch.from_numpy(np.array(batch["aus"])), target,

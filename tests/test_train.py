@@ -442,11 +442,13 @@ def _critic_update_with_sgd(config, monkeypatch, how):
   config.critic_update = how
   g_state, d_state = _networks(config)
   batch = jax.tree.map(lambda x: x[0], _batch(config, 4))
-  fake = np.asarray(g_state.apply_fn({"params": g_state.params}, batch["image"],
-                                     batch["target_aus"]).image)
-  update = jax.vmap(lambda state, b, f: steps.d_update(state, f, b, jax.random.key(5),
-                                                       config=config),
-                    in_axes=(None, None, None), out_axes=None, axis_name="batch", axis_size=1)
+  # Compiled here and in the tests that use it: op by op, the penalty's
+  # double backward alone takes tens of seconds.
+  fake = np.asarray(jax.jit(g_state.apply_fn)({"params": g_state.params}, batch["image"],
+                                              batch["target_aus"]).image)
+  update = jax.jit(jax.vmap(
+      lambda state, b, f: steps.d_update(state, f, b, jax.random.key(5), config=config),
+      in_axes=(None, None, None), out_axes=None, axis_name="batch", axis_size=1))
   new_state, metrics = update(d_state, batch, fake)
   return d_state, new_state, metrics, batch, fake
 
@@ -457,8 +459,9 @@ def test_ganimations_critic_update_takes_the_penalty_in_a_second_step(monkeypatc
   d_state, new_state, metrics, batch, fake = _critic_update_with_sgd(config, monkeypatch,
                                                                      "ganimation")
   keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(5), i))(np.arange(len(fake)))
-  grad = lambda params, terms: jax.grad(lambda p: losses.critic_loss(
-      p, fake, batch, keys, d_apply=d_state.apply_fn, config=config, terms=terms)[0])(params)
+  grad = jax.jit(lambda params, terms: jax.grad(lambda p: losses.critic_loss(
+      p, fake, batch, keys, d_apply=d_state.apply_fn, config=config, terms=terms)[0])(params),
+                 static_argnums=1)
   p1 = jax.tree.map(lambda p, g: p - 0.1 * g, d_state.params, grad(d_state.params, ("adv", "cond")))
   p2 = jax.tree.map(lambda p, g: p - 0.1 * g, p1, grad(p1, ("gp",)))
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
@@ -474,8 +477,8 @@ def test_the_two_critic_updates_differ_and_combined_is_one_step_on_the_sum(monke
   d_state, combined, _, batch, fake = _critic_update_with_sgd(config, monkeypatch, "combined")
   _, ganimation, _, _, _ = _critic_update_with_sgd(tiny.get_config(), monkeypatch, "ganimation")
   keys = jax.vmap(lambda i: jax.random.fold_in(jax.random.key(5), i))(np.arange(len(fake)))
-  total = jax.grad(lambda p: losses.critic_loss(p, fake, batch, keys, d_apply=d_state.apply_fn,
-                                                config=config)[0])(d_state.params)
+  total = jax.jit(jax.grad(lambda p: losses.critic_loss(
+      p, fake, batch, keys, d_apply=d_state.apply_fn, config=config)[0]))(d_state.params)
   expected = jax.tree.map(lambda p, g: p - 0.1 * g, d_state.params, total)
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7),
                jax.device_get(combined.params), jax.device_get(expected))
@@ -535,9 +538,9 @@ def test_every_generator_module_gets_a_gradient_in_a_generator_step(variant):
   config.model.variant = variant
   g_state, d_state = _perturbed_states(config)
   batch = jax.tree.map(lambda x: x[0], _batch(config, 5))
-  grads = jax.grad(lambda p: losses.generator_loss(
+  grads = jax.jit(jax.grad(lambda p: losses.generator_loss(
       p, d_state.params, batch, g_apply=g_state.apply_fn, d_apply=d_state.apply_fn,
-      config=config)[0])(g_state.params)
+      config=config)[0]))(g_state.params)
   grads = jax.device_get(grads)
   norm = lambda tree: float(np.sqrt(sum(np.sum(np.square(x)) for x in jax.tree.leaves(tree))))
   for name, module in grads.items():
@@ -559,10 +562,11 @@ def _loss_gradients(conv_impl):
   config.model.conv_impl = conv_impl
   g_state, d_state = _perturbed_states(config)
   batch = jax.tree.map(lambda x: x[0], _batch(config, 6))
-  fake = g_state.apply_fn({"params": g_state.params}, batch["image"], batch["target_aus"]).image
+  # Compiled, the edit too: op by op, the formulations' many small ops took
+  # minutes (the edit alone 15 s under winograd).
+  fake = jax.jit(g_state.apply_fn)({"params": g_state.params}, batch["image"],
+                                   batch["target_aus"]).image
   keys = jax.random.split(jax.random.key(3), len(fake))
-  # Compiled: op by op, the hand-written backward passes' many small ops
-  # took minutes.
   d_grads = jax.jit(jax.grad(lambda p: losses.critic_loss(
       p, fake, batch, keys, d_apply=d_state.apply_fn, config=config)[0]))(d_state.params)
   g_grads = jax.jit(jax.grad(lambda p: losses.generator_loss(
