@@ -220,6 +220,9 @@ def create_networks(config: ml_collections.ConfigDict) -> tuple[Generator, Criti
                      f" model.au_conditioning={model.au_conditioning!r}")
   if model.get("dtype", "float32") != "float32":
     raise ValueError(f"the PyTorch peer computes in float32, not model.dtype={model.dtype!r}")
+  if model.get("d_projection", False):
+    raise ValueError("the PyTorch peer's critic judges realness blind to the AUs (GANimation's),"
+                     " not as a projection critic (model.d_projection=True)")
   generator = Generator(model.variant, model.g_width, model.g_res_blocks,
                         model.get("upsampling", "transpose"), model.get("texture_residual", False))
   return generator, Critic(model.d_width, model.d_layers, model.image_size)

@@ -53,6 +53,10 @@ def get_model_config() -> ml_collections.ConfigDict:
   # offset per pixel; k ties k×k blocks and interpolates between them
   # (models.coarsen_flow says why).
   model.flow_grid = 1
+  # Whether the critic's realness also reads the AUs a face should show (a
+  # projection critic; models.Discriminator says why). The paper's critic
+  # judges realness blind to them.
+  model.d_projection = False
   return model
 
 
@@ -64,6 +68,10 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # the realness term made stronger or weaker in the generator alone, the
   # critic's balance of realness, penalty and AU terms left as it is.
   loss.g_adv_scale = 1.0
+  # With a projection critic, the share of its fakes that are real faces
+  # paired with other faces' AUs (matching-aware, Reed et al. 2016), in
+  # [0, 1); the rest are the generator's edits with their targets.
+  loss.mismatch = 0.0
   loss.gp = 10.0
   loss.cond = 4000.0
   loss.cycle = 10.0

@@ -130,6 +130,18 @@ def _shape_errors(config: ml_collections.ConfigDict, num_devices: int) -> list[s
   return errors
 
 
+def _projection_errors(config: ml_collections.ConfigDict) -> list[str]:
+  mismatch = config.loss.get("mismatch", 0.0)
+  if not 0 <= mismatch < 1:
+    return [f"config.loss.mismatch is a share of the critic's fakes and must be in [0, 1),"
+            f" got {mismatch!r}"]
+  if mismatch and not config.model.get("d_projection", False):
+    return [f"config.loss.mismatch = {mismatch!r} pairs real faces with other faces' AUs,"
+            " which only a critic that reads AUs can reject: set config.model.d_projection"
+            " = True"]
+  return []
+
+
 def check_config(config: ml_collections.ConfigDict, num_devices: int) -> None:
   """Every field that can be checked without the data or the workdir.
 
@@ -143,7 +155,7 @@ def check_config(config: ml_collections.ConfigDict, num_devices: int) -> None:
   """
   errors = _range_errors(config) + _choice_errors(config)
   if not errors:  # The shapes' arithmetic needs sane numbers.
-    errors = _shape_errors(config, num_devices)
+    errors = _shape_errors(config, num_devices) + _projection_errors(config)
   if errors:
     raise ConfigError("; ".join(errors))
 
@@ -167,7 +179,7 @@ def _parameter_shapes(model: ml_collections.ConfigDict) -> Any:
   aus = jax.ShapeDtypeStruct((1, aus_lib.NUM_AUS), "float32")
   key = jax.random.key(0)
   generator = jax.eval_shape(models.create_generator(model).init, key, image, aus)
-  critic = jax.eval_shape(models.create_discriminator(model).init, key, image)
+  critic = jax.eval_shape(models.create_discriminator(model).init, key, image, aus)
   return jax.tree.map(lambda x: x.shape, (generator, critic))
 
 

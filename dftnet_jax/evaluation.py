@@ -63,7 +63,8 @@ def edit_step(g_params: Any, d_params: Any, batch: losses.Batch, *, g_apply: los
     edits 'edit_aus' and of the sources 'real_aus' [B, 17].
   """
   edited, cycled = steps.sample_step(g_params, batch, g_apply=g_apply)
-  _, predicted = d_apply({"params": d_params}, jnp.concatenate([edited.image, batch["image"]]))
+  _, predicted = d_apply({"params": d_params}, jnp.concatenate([edited.image, batch["image"]]),
+                         jnp.concatenate([batch["target_aus"], batch["aus"]]))
   edit_aus, real_aus = jnp.split(predicted, 2)
   return {"edited": edited.image, "cycled": cycled, "edit_aus": edit_aus, "real_aus": real_aus}
 

@@ -284,34 +284,52 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
   `terms` (of `CRITIC_TERMS`) are those the total adds, each weighted. With
   `loss.au_gp` > 0 the AU head's Jacobian penalty
   (`au_jacobian_penalty`) is added wherever "gp" is.
+
+  The critic sees real faces with their AUs and fakes with their targets (a
+  projection critic reads them; others ignore them). With `loss.mismatch`
+  = m > 0 a share m of its negatives are the real faces paired with the
+  targets, other faces' AUs, so it must learn which AUs a face shows to
+  tell them from real pairs.
   """
   max_shift = config.get("critic_shift", 0.0)
   real_keys = salted(keys, SALT_REAL_VIEW) if max_shift else None
   real_view = lambda x: critic_views.view(x, real_keys, max_shift)
-  critic = lambda x: d_apply({"params": d_params}, x)
-  viewing_critic = lambda x: critic(real_view(x))
+  critic = lambda x, aus: d_apply({"params": d_params}, x, aus)
+  viewing_critic = lambda x, aus: critic(real_view(x), aus)
+  targets = batch["target_aus"]
   values, metrics = {}, {}
   if "adv" in terms or "cond" in terms:
     # One critic pass over real and fake together: larger, fewer convolutions.
     fake_keys = salted(keys, SALT_FAKE_VIEW) if max_shift else None
-    fake_view = critic_views.view(fake, fake_keys, max_shift)
-    maps, predicted_aus = critic(jnp.concatenate([real_view(batch["image"]), fake_view]))
-    real_map, fake_map = jnp.split(maps, 2)
+    real = real_view(batch["image"])
+    images = [real, critic_views.view(fake, fake_keys, max_shift)]
+    conditions = [batch["aus"], targets]
+    mismatch = config.loss.get("mismatch", 0.0)
+    if mismatch:
+      images.append(real)
+      conditions.append(targets)
+    maps, predicted_aus = critic(jnp.concatenate(images), jnp.concatenate(conditions))
+    real_map, fake_map, *mismatched = jnp.split(maps, len(images))
     values["adv"] = critic_wgan(real_map, fake_map)
+    if mismatch:
+      # E[D(real)] − ((1 − m)·E[D(fake)] + m·E[D(real, wrong AUs)]).
+      values["adv"] = (1 - mismatch) * values["adv"] + mismatch * critic_wgan(real_map,
+                                                                               mismatched[0])
     values["cond"] = au_regression(predicted_aus[:fake.shape[0]], batch["aus"],
                                    batch_divisor=_au_divisor(config))
     metrics["d_real_minus_fake"] = -values["adv"]
   if "gp" in terms:
     # Interpolates are viewed through the real examples' shifts: a shift is
     # linear, so this is the interpolate of the shifted real and the fake
-    # shifted by the real's offset (not by its own view's).
-    values["gp"] = gradient_penalty(lambda x: viewing_critic(x)[0], batch["image"], fake,
-                                    keys, reduction=config.loss.gp_reduction)
+    # shifted by the real's offset (not by its own view's). They are scored
+    # as faces showing the fakes' targets.
+    values["gp"] = gradient_penalty(lambda x: viewing_critic(x, targets)[0], batch["image"],
+                                    fake, keys, reduction=config.loss.gp_reduction)
     if config.loss.get("au_gp"):
       # The AU head's smoothness rides with the realness penalty: both are
       # taken on interpolates, in whichever update applies the penalty.
-      values["au_gp"] = au_jacobian_penalty(lambda x: viewing_critic(x)[1], batch["image"],
-                                            fake, keys)
+      values["au_gp"] = au_jacobian_penalty(lambda x: viewing_critic(x, targets)[1],
+                                            batch["image"], fake, keys)
   weighted = (*terms, "au_gp") if "au_gp" in values else terms
   total = sum(config.loss[term] * values[term] for term in weighted)
   return total, {"d_loss": total, **{f"d_{name}": value for name, value in values.items()},
@@ -359,7 +377,7 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
     raise ValueError("config.critic_shift > 0: the generator objective needs per-example keys"
                      " for the critic's views of the edit")
   fake_map, fake_aus = d_apply({"params": d_params},
-                               critic_views.view(edited.image, keys, max_shift))
+                               critic_views.view(edited.image, keys, max_shift), targets)
   cfg = config.loss
   divisor = _au_divisor(config)
   delta = cfg.get("huber_delta", HUBER_DELTA)

@@ -324,20 +324,34 @@ class Discriminator(nn.Module):
     conv_impl: convolution formulation (`dftnet_jax.cpu_conv`).
     dtype: the convolutions' compute dtype; both heads return float32.
     kernel_init: one of `CRITIC_INITS`.
+    projection: whether the realness also reads the AUs the image should
+      show (a projection critic, Miyato & Koyama 2018): each patch's score
+      gains ⟨features, W·aus⟩, W starting at zero. The paper's critic judges
+      realness blind to the AUs and reads them with a head trained on real
+      faces only, a head the generator can satisfy with changes that are not
+      the expression (experiments/LEARNING.md); a projection critic sees the
+      edits with their targets and is trained to score them below real
+      faces with theirs.
   """
   width: int = 64
   num_layers: int = 6
   conv_impl: str = "auto"
   dtype: str = "float32"
   kernel_init: str = "gan"
+  projection: bool = False
 
   @nn.compact
-  def __call__(self, image: jax.Array) -> tuple[jax.Array, jax.Array]:
-    """Scores `image` [B, H, W, 3].
+  def __call__(self, image: jax.Array, aus: jax.Array | None = None
+               ) -> tuple[jax.Array, jax.Array]:
+    """Scores `image` [B, H, W, 3], as a face showing `aus` [B, 17] when the
+    critic is a projection critic (which needs them; others ignore them).
 
     Returns:
       critic map [B, H/2^n, W/2^n] (higher = more real) and AUs [B, 17].
     """
+    if self.projection and aus is None:
+      raise ValueError("a projection critic (model.d_projection) scores an image as a face"
+                       " showing given AUs: pass `aus`")
     size = image.shape[1]
     if size % 2 ** self.num_layers or image.shape[2] != size:
       raise ValueError(
@@ -356,6 +370,10 @@ class Discriminator(nn.Module):
       x = nn.leaky_relu(conv(self.width * 2 ** k, 4, stride=2, padding=1, use_bias=True)(x),
                         0.01)
     critic = conv(1, 3, padding=1, name="critic_head")(x).astype(jnp.float32)
+    if self.projection:
+      embedded = nn.Dense(x.shape[-1], use_bias=False, kernel_init=nn.initializers.zeros,
+                          name="au_projection")(aus.astype(jnp.float32))
+      critic = critic + jnp.einsum("bhwc,bc->bhw", x.astype(jnp.float32), embedded)[..., None]
     au = conv(aus_lib.NUM_AUS, size // 2 ** self.num_layers, name="au_head")(x)
     return critic[..., 0], au.reshape(image.shape[0], aus_lib.NUM_AUS).astype(jnp.float32)
 
@@ -379,7 +397,9 @@ def create_generator(config: ml_collections.ConfigDict) -> Generator:
 
 def create_discriminator(config: ml_collections.ConfigDict) -> Discriminator:
   """The critic described by a model config (see configs/default.py); one
-  saved before `d_kernel_init` existed starts from GANimation's init."""
+  saved before `d_kernel_init` or `d_projection` existed starts from
+  GANimation's init and judges realness blind to the AUs."""
   return Discriminator(width=config.d_width, num_layers=config.d_layers,
                        conv_impl=config.conv_impl, dtype=config.get("dtype", "float32"),
-                       kernel_init=config.get("d_kernel_init", "gan"))
+                       kernel_init=config.get("d_kernel_init", "gan"),
+                       projection=config.get("d_projection", False))

@@ -165,7 +165,7 @@ def create_train_states(config: ml_collections.ConfigDict, key: jax.Array,
         generator=make(apply_fn=generator.apply,
                        params=generator.init(g_key, image, aus)["params"], tx=g_tx),
         critic=make(apply_fn=discriminator.apply,
-                    params=discriminator.init(d_key, image)["params"], tx=d_tx))
+                    params=discriminator.init(d_key, image, aus)["params"], tx=d_tx))
 
   return jax.jit(init, out_shardings=parallel.replicated(devices))(key)
 

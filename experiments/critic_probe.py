@@ -37,7 +37,8 @@ _WINDOW = 100
 def make_update(critic: models.Discriminator, optimizer: optax.GradientTransformation):
   """One optimiser step on the AU mean squared error of real faces."""
   def loss_fn(params, batch):
-    _, predicted = critic.apply({"params": params}, batch["image"])
+    # A projection critic's map needs the AUs; the AU head does not.
+    _, predicted = critic.apply({"params": params}, batch["image"], batch["aus"])
     return jnp.mean(jnp.square(predicted - batch["aus"]))
 
   @jax.jit

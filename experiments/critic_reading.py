@@ -51,19 +51,20 @@ def readings(workdir: str, num_faces: int) -> list[dict[str, float | str]]:
   restored = evaluation.restore_final(config, workdir)
   generator = models.create_generator(config.model)
   critic = models.create_discriminator(config.model)
-  judge = jax.jit(lambda x: critic.apply({"params": restored.state.critic.params}, x))
-  read_aus = lambda x: judge(x)[1]
+  # Every image is judged as showing the edit's targets (a projection
+  # critic's realness depends on them; a blind critic ignores them).
+  judge = jax.jit(lambda x, t: critic.apply({"params": restored.state.critic.params}, x, t))
   g_params = restored.state.generator.params
   edit = jax.jit(lambda x, t: generator.apply({"params": g_params}, x, t).image)
   suite = edit_suite.suite_faces(config.model.image_size, num_faces)
   source = jnp.asarray(images_lib.from_uint8(suite.sources))
-  source_judged = judge(source)  # the same for every edit
   records = []
   for name, target in suite.targets.items():
     targets = jnp.broadcast_to(target, (num_faces, aus_lib.NUM_AUS))
+    read_aus = lambda x, t=targets: judge(x, t)[1]
     images = {"truth": jnp.asarray(images_lib.from_uint8(suite.truths[name])),
               "edit": edit(source, targets)}
-    judged = {"source": source_judged, **{kind: judge(image) for kind, image in images.items()}}
+    judged = {kind: judge(image, targets) for kind, image in {"source": source, **images}.items()}
     record = {"workdir": workdir, "step": restored.step, "edit": name}
     for kind, (realness, aus) in judged.items():
       record[f"au_mse_{kind}"] = float(jnp.mean((aus - targets) ** 2))

@@ -286,6 +286,17 @@ EXPERIMENTS: dict[str, Experiment] = {
         " as the demo's): three times in the generator alone did not lower the leak"
         " (session 17), three times in both halved it (session 16); is it the critic's"
         " balance?"),
+    "head_start_projection": Experiment(
+        "head_start", {"model.d_projection": True},
+        "the demo with a projection critic (its realness reads the AUs a face should show):"
+        " the AU head is trained on real faces only, and the generator satisfies it with"
+        " changes that are not the expression; a critic that sees the edits with their"
+        " targets is trained to score them below real faces with theirs"),
+    "head_start_projection_mismatch": Experiment(
+        "head_start_projection", {"loss.mismatch": 0.5},
+        "the projection critic with half its negatives real faces paired with other faces'"
+        " AUs (matching-aware, Reed et al. 2016): it must learn which AUs a real face shows"
+        " from the start, not only how edits differ from faces"),
     "head_start_cycle_huber": Experiment(
         "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"

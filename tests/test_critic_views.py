@@ -118,7 +118,8 @@ def test_real_and_fake_faces_are_viewed_through_draws_of_their_own(critic_shift)
   state = states.create_train_states(config, jax.random.key(0))
   b, size = config.batch_size, config.model.image_size
   faces = np.random.default_rng(3).uniform(-1, 1, (b, size, size, 3)).astype(np.float32)
-  batch = {"image": faces, "aus": np.zeros((b, 17), np.float32)}
+  batch = {"image": faces, "aus": np.zeros((b, 17), np.float32),
+           "target_aus": np.zeros((b, 17), np.float32)}
   keys = jax.random.split(jax.random.key(5), b)
   gap = jax.jit(lambda d_params: losses.critic_loss(
       d_params, faces, batch, keys, d_apply=state.critic.apply_fn, config=config,

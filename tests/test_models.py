@@ -430,8 +430,9 @@ def test_generator_forward_by_hand(variant):
     np.testing.assert_allclose(getattr(out, field), value, rtol=0, atol=1e-4, err_msg=field)
 
 
-def _discriminator_by_hand(params, images, num_layers):
-  """GANimation's critic recomputed from its parameters with lax convolutions."""
+def _discriminator_by_hand(params, images, num_layers, aus=None):
+  """GANimation's critic recomputed from its parameters with lax convolutions;
+  a projection critic's map also gains each patch's features · (aus · W)."""
   trunk = [params[f"Conv_{k}"] for k in range(num_layers)]
   x = jnp.asarray(images)
   for layer in trunk:
@@ -442,7 +443,15 @@ def _discriminator_by_hand(params, images, num_layers):
                                     [(1, 1), (1, 1)], dimension_numbers=DIMS)
   au = lax.conv_general_dilated(x, params["au_head"]["kernel"], (1, 1), "VALID",
                                 dimension_numbers=DIMS)
-  return np.asarray(critic)[..., 0], np.asarray(au).reshape(len(images), NUM_AUS)
+  critic = np.array(critic)[..., 0]
+  if "au_projection" in params:
+    embedded = np.asarray(aus) @ np.asarray(params["au_projection"]["kernel"])
+    features = np.asarray(x)
+    for b in range(len(images)):
+      for i in range(features.shape[1]):
+        for j in range(features.shape[2]):
+          critic[b, i, j] += float(np.dot(features[b, i, j], embedded[b]))
+  return critic, np.asarray(au).reshape(len(images), NUM_AUS)
 
 
 @pytest.mark.parametrize("conv_impl", ["native", "im2col", "s2d"])
@@ -458,6 +467,43 @@ def test_discriminator_forward(conv_impl):
   want_critic, want_au = _discriminator_by_hand(params["params"], images, 2)
   for got, want in ((critic, want_critic), (au, want_au)):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+
+
+def test_projection_discriminator_forward():
+  """A projection critic's map is the blind critic's plus, at each patch, its
+  last features · (aus · W) (by hand, loop by loop); its AU head is the
+  blind critic's."""
+  images, aus = _inputs()
+  discriminator = models.Discriminator(conv_impl="native", projection=True, **TINY_D)
+  abstract = jax.eval_shape(discriminator.init, jax.random.key(0), images, aus)
+  assert set(abstract["params"]) == {"Conv_0", "Conv_1", "critic_head", "au_head",
+                                     "au_projection"}
+  params = _random_params(abstract, 3, 1.5)
+  critic, au = jax.jit(discriminator.apply)(params, images, aus)
+  want_critic, want_au = _discriminator_by_hand(params["params"], images, 2, aus)
+  for got, want in ((critic, want_critic), (au, want_au)):
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5 * np.abs(want).max())
+  blind = {name: value for name, value in params["params"].items() if name != "au_projection"}
+  blind_critic, _ = _discriminator_by_hand(blind, images, 2)
+  assert np.abs(want_critic - blind_critic).max() > 0.1 * np.abs(blind_critic).max()
+
+
+def test_a_fresh_projection_critic_is_the_blind_one_and_needs_aus():
+  """W starts at zero: the same trunk and heads score as the blind critic
+  whatever the AUs; called without AUs it names what is missing."""
+  images, aus = _inputs()
+  projecting = models.Discriminator(conv_impl="native", projection=True, **TINY_D)
+  params = projecting.init(jax.random.key(1), images, aus)
+  blind = {"params": {k: v for k, v in params["params"].items() if k != "au_projection"}}
+  plain_map, plain_aus = models.Discriminator(conv_impl="native", **TINY_D).apply(blind, images)
+  for some_aus in (aus, 1 - aus):
+    got_map, got_aus = projecting.apply(params, images, some_aus)
+    np.testing.assert_array_equal(got_map, plain_map)
+    np.testing.assert_array_equal(got_aus, plain_aus)
+  with pytest.raises(ValueError, match="projection critic .* pass `aus`"):
+    projecting.apply(params, images)
+  config = ml_collections.ConfigDict({"d_width": 4, "d_layers": 2, "conv_impl": "native"})
+  assert not models.create_discriminator(config).projection  # configs saved before it
 
 
 def test_resize_upsampling_decoder_by_hand():

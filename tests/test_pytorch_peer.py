@@ -154,9 +154,14 @@ def test_critic_loss_and_its_gradient_match(base, variant):
   _assert_grads_match(grads, pytorch_peer.flax_paths(d_params), critic, rtol=1e-3)
 
 
-@pytest.mark.parametrize("base,variant", CASES)
-def test_generator_objective_and_its_gradient_match(base, variant):
+@pytest.mark.parametrize("base,variant,g_adv_scale",
+                         [(*case, 1.0) for case in CASES] + [("synthetic", "dftnet", 3.0)])
+def test_generator_objective_and_its_gradient_match(base, variant, g_adv_scale):
   config, (flax_g, g_params, generator), (flax_d, d_params, critic), batch = _setup(base, variant)
+  if g_adv_scale != 1.0:
+    # Weighs the realness term in the generator alone: only the total and the
+    # gradients see it, where the AU and cycle terms would drown it.
+    config.loss.update(g_adv_scale=g_adv_scale, cond=0.0, cycle=0.0)
   loss = lambda p: losses.generator_loss(p, d_params, batch, g_apply=flax_g.apply,
                                          d_apply=flax_d.apply, config=config)
   (_, metrics), grads = jax.jit(jax.value_and_grad(loss, has_aux=True))(g_params)
@@ -176,6 +181,10 @@ def test_the_peer_refuses_what_it_does_not_implement():
   config = _small_config("default", "dftnet")
   config.model.au_conditioning = "film"
   with pytest.raises(ValueError, match="au_conditioning"):
+    pytorch_peer.create_networks(config)
+  config = _small_config("default", "dftnet")
+  config.model.d_projection = True
+  with pytest.raises(ValueError, match="d_projection"):
     pytorch_peer.create_networks(config)
   config = _small_config("default", "dftnet")
   config.critic_update = "ganimation"
