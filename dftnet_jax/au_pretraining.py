@@ -37,7 +37,8 @@ def au_update(d_state: train_state.TrainState, batch: losses.Batch
   """One optimiser step on the AU error of the batch's real faces
   (per-device body; gradients averaged over 'batch')."""
   def au_error(params: Any) -> jax.Array:
-    _, predicted = d_state.apply_fn({"params": params}, batch["image"])
+    # A projection critic's map needs the AUs; the AU head does not.
+    _, predicted = d_state.apply_fn({"params": params}, batch["image"], batch["aus"])
     return losses.au_regression(predicted, batch["aus"])
 
   error, grads = jax.value_and_grad(au_error)(d_state.params)

@@ -132,7 +132,7 @@ def _shape_errors(config: ml_collections.ConfigDict, num_devices: int) -> list[s
 
 def _projection_errors(config: ml_collections.ConfigDict) -> list[str]:
   mismatch = config.loss.get("mismatch", 0.0)
-  if not 0 <= mismatch < 1:
+  if not (_is_number(mismatch) and 0 <= mismatch < 1):
     return [f"config.loss.mismatch is a share of the critic's fakes and must be in [0, 1),"
             f" got {mismatch!r}"]
   if mismatch and not config.model.get("d_projection", False):

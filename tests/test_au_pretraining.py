@@ -36,12 +36,14 @@ def _au_mse(d_state, batch):
   """The critic's AU error on a [D, B, ...] batch, computed apart from the code
   under test: one forward on all the faces, then numpy."""
   images = np.asarray(batch["image"]).reshape(-1, *batch["image"].shape[2:])
-  _, predicted = d_state.apply_fn({"params": jax.device_get(d_state.params)}, images)
-  return float(np.mean((np.asarray(predicted) - batch["aus"].reshape(-1, 17)) ** 2))
+  aus = batch["aus"].reshape(-1, 17)
+  _, predicted = d_state.apply_fn({"params": jax.device_get(d_state.params)}, images, aus)
+  return float(np.mean((np.asarray(predicted) - aus) ** 2))
 
 
-def test_an_update_reports_the_error_of_the_whole_batch_and_lowers_it():
-  config = _config()
+@pytest.mark.parametrize("projection", [False, True])
+def test_an_update_reports_the_error_of_the_whole_batch_and_lowers_it(projection):
+  config = _config(**{"model.d_projection": projection})
   d_state = states.create_train_states(config, jax.random.key(0)).critic
   tx = states.create_optimizer(config, 1e-3)
   state = d_state.replace(tx=tx, opt_state=jax.jit(tx.init)(d_state.params))
