@@ -353,6 +353,9 @@ class Trainer:
     if config.get("critic_update", "combined") != "combined":
       raise ValueError(f"the PyTorch peer times config.critic_update='combined' only,"
                        f" not {config.critic_update!r}")
+    if config.loss.get("gan", "wgan_gp") != "wgan_gp":
+      raise ValueError(f"the PyTorch peer plays the paper's WGAN-GP game, not"
+                       f" config.loss.gan={config.loss.gan!r}")
     if config.get("critic_shift"):
       raise ValueError(f"the PyTorch peer's critic reads the faces as they are, not shifted"
                        f" (config.critic_shift={config.critic_shift!r})")

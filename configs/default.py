@@ -72,6 +72,10 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # paired with other faces' AUs (matching-aware, Reed et al. 2016), in
   # [0, 1); the rest are the generator's edits with their targets.
   loss.mismatch = 0.0
+  # The adversarial game: 'wgan_gp' (the paper's: a Wasserstein critic and
+  # WGAN-GP's penalty, weight gp) or 'ns_r1' (the non-saturating logistic
+  # game; gp then weighs R1, ‖∇D‖² on real faces; losses.GAMES).
+  loss.gan = "wgan_gp"
   loss.gp = 10.0
   loss.cond = 4000.0
   loss.cycle = 10.0

@@ -42,6 +42,8 @@ def get_config() -> ml_collections.ConfigDict:
   # §2.2: the critic's realness is blind to the AUs, which a head reads.
   config.model.d_projection = False
   config.loss.mismatch = 0.0
+  # §2.3: the WGAN-GP game (its weight, λgp, below).
+  config.loss.gan = "wgan_gp"
   # §3.1: "Adam with learning rate of 0.0001, beta1 = 0.5, beta2 = 0.999".
   config.learning_rate = 1e-4
   # The same optimiser for both networks (no separate critic rate).

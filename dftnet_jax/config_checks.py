@@ -53,6 +53,7 @@ _CHOICES: Mapping[str, Sequence[str]] = {
     "model.conv_impl": policy.IMPLS,
     "model.dtype": ("float32", "bfloat16"),
     "loss.au_mse": losses.AU_MSES,
+    "loss.gan": losses.GANS,
     "loss.gp_reduction": losses.REDUCTIONS,
     "loss.tv_reduction": losses.REDUCTIONS,
     "loss.tv_units": losses.FLOW_UNITS,

@@ -51,6 +51,42 @@ def generator_wgan(fake_map: jax.Array) -> jax.Array:
   return -jnp.mean(fake_map)
 
 
+def critic_logistic(real_map: jax.Array, fake_map: jax.Array) -> jax.Array:
+  """The critic's logistic loss, each patch a real-vs-fake logit:
+  −log σ(D(real)) − log(1 − σ(D(fake))), averaged over patches."""
+  return jnp.mean(jax.nn.softplus(-real_map)) + jnp.mean(jax.nn.softplus(fake_map))
+
+
+def generator_logistic(fake_map: jax.Array) -> jax.Array:
+  """The generator's non-saturating loss −log σ(D(fake)): its gradient stays
+  large where the critic confidently rejects the fakes (Goodfellow et al.
+  2014), where log(1 − σ(D(fake))) would vanish."""
+  return jnp.mean(jax.nn.softplus(-fake_map))
+
+
+# The adversarial game, `config.loss.gan`: the critic's loss of (real, fake)
+# maps and the generator's of the fake map; `critic_loss` takes the game's
+# penalty (weight `config.loss.gp`). 'wgan_gp' is the paper's (a Wasserstein
+# critic, ‖∇D‖ pulled to 1 on interpolates); 'ns_r1' the non-saturating
+# logistic game with R1, ‖∇D‖² on real faces (Mescheder et al. 2018), which
+# converges locally where WGAN-GP need not (on the demo it did no better:
+# experiments/LEARNING.md, session 21).
+GAMES: dict[str, tuple[Callable[[jax.Array, jax.Array], jax.Array],
+                       Callable[[jax.Array], jax.Array]]] = {
+    "wgan_gp": (critic_wgan, generator_wgan),
+    "ns_r1": (critic_logistic, generator_logistic),
+}
+GANS: tuple[str, ...] = tuple(GAMES)
+
+
+def game(config: ml_collections.ConfigDict) -> str:
+  """`config.loss.gan`, checked (configs saved before the field: 'wgan_gp')."""
+  gan = config.loss.get("gan", "wgan_gp")
+  if gan not in GAMES:
+    raise ValueError(f"config.loss.gan must be one of {GANS}, got {gan!r}")
+  return gan
+
+
 # What each salt draws from a critic update's per-example keys (`salted`);
 # the keys themselves draw the gradient penalty's interpolation weights.
 SALT_AU_GP_INTERPOLATE, SALT_AU_GP_PROBE, SALT_REAL_VIEW, SALT_FAKE_VIEW = 0, 1, 2, 3
@@ -95,17 +131,41 @@ def gradient_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array,
   Returns:
     The scalar penalty (not yet multiplied by its weight).
   """
-  if reduction not in REDUCTIONS:
-    raise ValueError(f"gradient penalty reduction must be one of {REDUCTIONS}, got {reduction!r}")
-  interpolates = _interpolates(real, fake, keys)
-  reduce = jnp.sum if reduction == "sum" else jnp.mean
-
-  def total_score(x: jax.Array) -> jax.Array:
-    return jnp.sum(jax.vmap(reduce)(critic(x)))
-
-  grads = jax.grad(total_score)(interpolates)
+  grads = _score_gradients(critic, _interpolates(real, fake, keys), reduction)
   norms = jnp.sqrt(eps + jnp.sum(grads ** 2, axis=(1, 2, 3)))
   return jnp.mean((norms - 1.0) ** 2)
+
+
+def r1_penalty(critic: Callable[[jax.Array], jax.Array], real: jax.Array, *,
+               reduction: str = "sum") -> jax.Array:
+  """R1 (Mescheder et al. 2018): mean over examples of ‖∇ₓ D(x)‖² at the
+  real faces, a nested `jax.grad` like `gradient_penalty`'s.
+
+  Flattening the critic where the data lie keeps the logistic game from
+  circling the equilibrium; unlike WGAN-GP it asks nothing of the critic
+  between real faces and fakes.
+
+  Args:
+    critic: image [B, H, W, 3] → critic map [B, h, w]; examples must not
+      interact.
+    real: real images.
+    reduction: as `gradient_penalty`'s.
+
+  Returns:
+    The scalar penalty (not yet multiplied by its weight).
+  """
+  return jnp.mean(jnp.sum(_score_gradients(critic, real, reduction) ** 2, axis=(1, 2, 3)))
+
+
+def _score_gradients(critic: Callable[[jax.Array], jax.Array], x: jax.Array,
+                     reduction: str) -> jax.Array:
+  """Each example's gradient of its critic map's sum or mean (`reduction`)
+  w.r.t. its own image, [B, H, W, 3]: one grad of the batch's total, since
+  examples do not interact."""
+  if reduction not in REDUCTIONS:
+    raise ValueError(f"gradient penalty reduction must be one of {REDUCTIONS}, got {reduction!r}")
+  reduce = jnp.sum if reduction == "sum" else jnp.mean
+  return jax.grad(lambda y: jnp.sum(jax.vmap(reduce)(critic(y))))(x)
 
 
 def au_jacobian_penalty(read_aus: Callable[[jax.Array], jax.Array], real: jax.Array,
@@ -276,7 +336,9 @@ CRITIC_TERMS: tuple[str, ...] = ("adv", "gp", "cond")
 def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *,
                 d_apply: ApplyFn, config: ml_collections.ConfigDict,
                 terms: Sequence[str] = CRITIC_TERMS) -> tuple[jax.Array, Metrics]:
-  """WGAN critic loss with gradient penalty and AU regression on real images.
+  """The critic's adversarial loss and its penalty (`config.loss.gan`: the
+  paper's WGAN-GP, or the logistic game with R1) and AU regression on real
+  images.
 
   `keys` [B] hold one PRNG key per example, for its penalty interpolate
   and, with `config.critic_shift` > 0, its real and fake views
@@ -310,21 +372,29 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
       conditions.append(targets)
     maps, predicted_aus = critic(jnp.concatenate(images), jnp.concatenate(conditions))
     real_map, fake_map, *mismatched = jnp.split(maps, len(images))
-    values["adv"] = critic_wgan(real_map, fake_map)
+    critic_adv = GAMES[game(config)][0]
+    values["adv"] = critic_adv(real_map, fake_map)
+    negatives = jnp.mean(fake_map)
     if mismatch:
-      # E[D(real)] − ((1 − m)·E[D(fake)] + m·E[D(real, wrong AUs)]).
-      values["adv"] = (1 - mismatch) * values["adv"] + mismatch * critic_wgan(real_map,
-                                                                               mismatched[0])
+      # Real pairs against (1 − m) edits and m real faces with wrong AUs.
+      values["adv"] = (1 - mismatch) * values["adv"] + mismatch * critic_adv(real_map,
+                                                                              mismatched[0])
+      negatives = (1 - mismatch) * negatives + mismatch * jnp.mean(mismatched[0])
     values["cond"] = au_regression(predicted_aus[:fake.shape[0]], batch["aus"],
                                    batch_divisor=_au_divisor(config))
-    metrics["d_real_minus_fake"] = -values["adv"]
+    metrics["d_real_minus_fake"] = jnp.mean(real_map) - negatives
   if "gp" in terms:
-    # Interpolates are viewed through the real examples' shifts: a shift is
-    # linear, so this is the interpolate of the shifted real and the fake
-    # shifted by the real's offset (not by its own view's). They are scored
-    # as faces showing the fakes' targets.
-    values["gp"] = gradient_penalty(lambda x: viewing_critic(x, targets)[0], batch["image"],
-                                    fake, keys, reduction=config.loss.gp_reduction)
+    # R1 differentiates the critic at the real faces as it views and scores
+    # them. WGAN-GP's interpolates are viewed through the real examples'
+    # shifts: a shift is linear, so this is the interpolate of the shifted
+    # real and the fake shifted by the real's offset (not by its own view's).
+    # They are scored as faces showing the fakes' targets.
+    if game(config) == "ns_r1":
+      values["gp"] = r1_penalty(lambda x: viewing_critic(x, batch["aus"])[0], batch["image"],
+                                reduction=config.loss.gp_reduction)
+    else:
+      values["gp"] = gradient_penalty(lambda x: viewing_critic(x, targets)[0], batch["image"],
+                                      fake, keys, reduction=config.loss.gp_reduction)
     if config.loss.get("au_gp"):
       # The AU head's smoothness rides with the realness penalty: both are
       # taken on interpolates, in whichever update applies the penalty.
@@ -382,7 +452,7 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
   divisor = _au_divisor(config)
   delta = cfg.get("huber_delta", HUBER_DELTA)
   terms = {
-      "g_adv": (cfg.adv * cfg.get("g_adv_scale", 1.0), generator_wgan(fake_map)),
+      "g_adv": (cfg.adv * cfg.get("g_adv_scale", 1.0), GAMES[game(config)][1](fake_map)),
       "g_cond": (cfg.cond, au_regression(fake_aus, targets, batch_divisor=divisor)),
       "g_cycle": (cfg.cycle, cycle_loss(batch["image"], cycled.image,
                                         cfg.get("cycle_distance", "l1"), huber_delta=delta)),

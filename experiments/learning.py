@@ -297,6 +297,15 @@ EXPERIMENTS: dict[str, Experiment] = {
         "the projection critic with half its negatives real faces paired with other faces'"
         " AUs (matching-aware, Reed et al. 2016): it must learn which AUs a real face shows"
         " from the start, not only how edits differ from faces"),
+    "head_start_ns_r1": Experiment(
+        "head_start", {"loss.gan": "ns_r1", "loss.gp": 1.0},
+        "the demo playing the non-saturating logistic game with R1 on real faces (weight 1)"
+        " instead of WGAN-GP, as StyleGAN2 and StarGAN v2 do: every critic-side change to"
+        " the Wasserstein game failed to lift the demo (sessions 6–20); does the game?"),
+    "head_start_ns_r1_n_critic_1": Experiment(
+        "head_start_ns_r1", {"n_critic": 1, "num_train_steps": 2500},
+        "the logistic game with one critic step per generator step (its usual ratio), run"
+        " for the demo's wall time: 2,500 steps cost what 1,500 do at five critic steps"),
     "head_start_cycle_huber": Experiment(
         "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"

@@ -12,6 +12,7 @@ from configs import tiny
 from dftnet_jax import critic_views
 from dftnet_jax import losses
 from dftnet_jax import states
+import random_batches
 
 
 @pytest.mark.parametrize("offsets", [[[0.3, -1.7], [2.5, 0.6]], [[-9.0, 4.0], [0.0, 0.0]]])
@@ -66,12 +67,8 @@ def _tiny_losses(critic_shift, keys):
   config = tiny.get_config()
   config.critic_shift = critic_shift
   state = states.create_train_states(config, jax.random.key(0))
-  rng = np.random.default_rng(2)
-  b, size = config.batch_size, config.model.image_size
-  batch = {"image": rng.uniform(-1, 1, (b, size, size, 3)).astype(np.float32),
-           "aus": rng.uniform(0, 1, (b, 17)).astype(np.float32),
-           "target_aus": rng.uniform(0, 1, (b, 17)).astype(np.float32)}
-  d_keys = jax.random.split(jax.random.key(1), b)
+  batch = random_batches.random_batch(config, 2)
+  d_keys = jax.random.split(jax.random.key(1), config.batch_size)
 
   # Compiled: op by op, the penalty's inner gradient alone takes seconds.
   @jax.jit

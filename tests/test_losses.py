@@ -156,6 +156,43 @@ def test_wgan_terms():
   np.testing.assert_allclose(losses.critic_score(real), real.mean(axis=(1, 2)), rtol=1e-6)
 
 
+def test_logistic_terms_match_their_closed_forms():
+  """−log σ(real) − log(1 − σ(fake)) and −log σ(fake), per patch, averaged;
+  the generator's gradient stays −σ(−D)/N ≈ −1/N where the critic rejects
+  the fakes (non-saturating), where log(1 − σ(D)) would give ≈ 0."""
+  real, fake = _rand((3, 2, 2), 7), _rand((3, 2, 2), 8)
+  sigmoid = lambda x: 1 / (1 + np.exp(-x.astype(np.float64)))
+  np.testing.assert_allclose(losses.critic_logistic(real, fake),
+                             np.mean(-np.log(sigmoid(real))) + np.mean(-np.log(1 - sigmoid(fake))),
+                             rtol=1e-5)
+  np.testing.assert_allclose(losses.generator_logistic(fake), np.mean(-np.log(sigmoid(fake))),
+                             rtol=1e-5)
+  rejected = np.full((2, 2, 2), -12.0, np.float32)
+  np.testing.assert_allclose(jax.grad(losses.generator_logistic)(rejected), -1 / 8, rtol=1e-4)
+
+
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_r1_penalty_matches_a_closed_form_and_its_finite_differences(reduction):
+  """A critic whose patch p scores Σ a·w_p·x²/2 has input gradient
+  a·(Σ_p w_p)·x (sum) or its mean: R1 = mean_b ‖that‖², and its derivative
+  in a (the nested gradient) matches central differences."""
+  shape, patches = (3, 4, 4, 2), 4
+  weights = _rand((patches, 4, 4, 2), 9) * 0.3
+  real = _rand(shape, 10)
+
+  def penalty(a):
+    critic = lambda x: a * jnp.einsum("bhwc,phwc->bp", x ** 2 / 2, weights).reshape(-1, 2, 2)
+    return losses.r1_penalty(critic, real, reduction=reduction)
+
+  scale = 1.0 if reduction == "sum" else 1.0 / patches
+  grads = 0.7 * scale * weights.astype(np.float64).sum(0) * real
+  expected = np.mean(np.sum(grads ** 2, axis=(1, 2, 3)))
+  np.testing.assert_allclose(penalty(0.7), expected, rtol=1e-5)
+  h = 1e-2
+  fd = (penalty(0.7 + h) - penalty(0.7 - h)) / (2 * h)
+  np.testing.assert_allclose(jax.grad(penalty)(0.7), fd, rtol=1e-3)
+
+
 def test_flow_tv_matches_loops():
   """Paper eq. 9: Σ_ij (Φ[i+1,j] − Φ[i,j])² + (Φ[i,j+1] − Φ[i,j])², batch mean."""
   flow = _rand((2, 4, 5, 2), 7)

@@ -8,6 +8,7 @@ import pytest
 from configs import tiny
 from dftnet_jax import losses
 from dftnet_jax import states
+import random_batches
 
 
 def _setup(mismatch):
@@ -20,11 +21,7 @@ def _setup(mismatch):
   kernel = d_params["au_projection"]["kernel"]
   d_params["au_projection"]["kernel"] = np.random.default_rng(1).normal(
       size=kernel.shape).astype(np.float32)
-  rng = np.random.default_rng(2)
-  b, size = config.batch_size, config.model.image_size
-  batch = {"image": rng.uniform(-1, 1, (b, size, size, 3)).astype(np.float32),
-           "aus": rng.uniform(0, 1, (b, 17)).astype(np.float32),
-           "target_aus": rng.uniform(0, 1, (b, 17)).astype(np.float32)}
+  batch = random_batches.random_batch(config, 2)
   return config, state, d_params, batch
 
 

@@ -191,6 +191,10 @@ def test_the_peer_refuses_what_it_does_not_implement():
   with pytest.raises(ValueError, match="critic_update"):
     pytorch_peer.Trainer(config, *pytorch_peer.create_networks(config))
   config = _small_config("default", "dftnet")
+  config.loss.gan = "ns_r1"
+  with pytest.raises(ValueError, match="loss.gan"):
+    pytorch_peer.Trainer(config, *pytorch_peer.create_networks(config))
+  config = _small_config("default", "dftnet")
   config.critic_shift = 1.0
   with pytest.raises(ValueError, match="critic_shift"):
     pytorch_peer.Trainer(config, *pytorch_peer.create_networks(config))

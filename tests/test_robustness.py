@@ -81,6 +81,7 @@ BAD_STARTS = [
     ({"model.d_layers": 5}, "2**config.model.d_layers = 32"),
     ({"model.flow_grid": 3}, "config.model.flow_grid = 3 must divide config.model.image_size"),
     ({"loss.mismatch": 0.5}, "set config.model.d_projection = True"),
+    ({"loss.gan": "hinge"}, "config.loss.gan must be one of ('wgan_gp', 'ns_r1'), got 'hinge'"),
     ({"loss.mismatch": 1.0}, "config.loss.mismatch is a share of the critic's fakes and must be"
                              " in [0, 1), got 1.0"),
 ]
