@@ -302,6 +302,11 @@ EXPERIMENTS: dict[str, Experiment] = {
         "the demo playing the non-saturating logistic game with R1 on real faces (weight 1)"
         " instead of WGAN-GP, as StyleGAN2 and StarGAN v2 do: every critic-side change to"
         " the Wasserstein game failed to lift the demo (sessions 6–20); does the game?"),
+    "head_start_ns_r1_gp_5": Experiment(
+        "head_start_ns_r1", {"loss.gp": 5.0},
+        "the logistic game with R1 five times stronger (Mescheder et al.'s γ = 10): at"
+        " weight 1 it edits sooner than the demo and its leak rises mid-run; does a"
+        " flatter critic at the real faces keep the early lead?"),
     "head_start_ns_r1_n_critic_1": Experiment(
         "head_start_ns_r1", {"n_critic": 1, "num_train_steps": 2500},
         "the logistic game with one critic step per generator step (its usual ratio), run"
