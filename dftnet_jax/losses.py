@@ -396,8 +396,9 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
       values["gp"] = gradient_penalty(lambda x: viewing_critic(x, targets)[0], batch["image"],
                                       fake, keys, reduction=config.loss.gp_reduction)
     if config.loss.get("au_gp"):
-      # The AU head's smoothness rides with the realness penalty: both are
-      # taken on interpolates, in whichever update applies the penalty.
+      # The AU head's smoothness rides with the realness penalty, in
+      # whichever update applies it; it is taken on interpolates in either
+      # game.
       values["au_gp"] = au_jacobian_penalty(lambda x: viewing_critic(x, targets)[1],
                                             batch["image"], fake, keys)
   weighted = (*terms, "au_gp") if "au_gp" in values else terms
