@@ -359,6 +359,7 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
   critic = lambda x, aus: d_apply({"params": d_params}, x, aus)
   viewing_critic = lambda x, aus: critic(real_view(x), aus)
   targets = batch["target_aus"]
+  gan = game(config)
   values, metrics = {}, {}
   if "adv" in terms or "cond" in terms:
     # One critic pass over real and fake together: larger, fewer convolutions.
@@ -372,7 +373,7 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
       conditions.append(targets)
     maps, predicted_aus = critic(jnp.concatenate(images), jnp.concatenate(conditions))
     real_map, fake_map, *mismatched = jnp.split(maps, len(images))
-    critic_adv = GAMES[game(config)][0]
+    critic_adv = GAMES[gan][0]
     values["adv"] = critic_adv(real_map, fake_map)
     negatives = jnp.mean(fake_map)
     if mismatch:
@@ -389,7 +390,7 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
     # shifts: a shift is linear, so this is the interpolate of the shifted
     # real and the fake shifted by the real's offset (not by its own view's).
     # They are scored as faces showing the fakes' targets.
-    if game(config) == "ns_r1":
+    if gan == "ns_r1":
       values["gp"] = r1_penalty(lambda x: viewing_critic(x, batch["aus"])[0], batch["image"],
                                 reduction=config.loss.gp_reduction)
     else:
