@@ -1,7 +1,8 @@
 """Test setup: two host devices, so multi-device code paths run on CPU, LLVM
-at -O0, and a compilation cache shared by the tests and the subprocesses
-they start (the training tests compile the same tiny steps in several
-runs); a tiny trained workdir for the tests of editing."""
+at -O0, and a compilation cache shared by the tests, the subprocesses they
+start and pytest-xdist's workers (set here in the controlling process,
+which the workers inherit; the training tests compile the same tiny steps
+in several runs); a tiny trained workdir for the tests of editing."""
 
 import atexit
 import os
