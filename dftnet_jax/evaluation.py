@@ -239,9 +239,11 @@ def restore_final(config: ml_collections.ConfigDict, workdir: str) -> checkpoint
   """
   init_key, key, _ = states.run_keys(config)
   manager = checkpoints.create_manager(workdir, config, read_only=True)
-  restored = checkpoints.restore_latest(manager, states.create_train_states(config, init_key),
-                                        key)
-  manager.close()
+  try:
+    restored = checkpoints.restore_latest(manager, states.create_train_states(config, init_key),
+                                          key)
+  finally:
+    manager.close()
   if restored is None:
     raise FileNotFoundError(f"no checkpoint in {manager.directory} to evaluate")
   return restored

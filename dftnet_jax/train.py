@@ -92,32 +92,36 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
   state = states.create_train_states(config, init_key)
   checkpoints.check_workdir(workdir, state)
   manager = checkpoints.create_manager(workdir, config)
-  start = 0
-  restored = checkpoints.restore_latest(manager, state, key, set_aside_damaged=True)
-  if restored:
-    start, state, key = restored
-    logging.info("Resumed from the checkpoint of step %d in %s.", start, manager.directory)
-  checkpoints.write_config(workdir, config)
-  if not start and config.get("critic_au_pretrain_steps", 0):
-    pretrain_batches = input_pipeline.train_batches(builder, config,
-                                                    input_pipeline.PRETRAIN_STREAM)
-    state = state.replace(critic=au_pretraining.pretrain(state.critic, pretrain_batches,
-                                                         config=config))
-  p_cycle = steps.parallel_cycle(config)
-  p_eval_step, p_sample_step = steps.parallel_eval_steps(config, state)
-  sample_batch = next(input_pipeline.split_batches(builder, config, split="test", seed=config.seed))
-  suite = None
-  if input_pipeline.is_paired(builder) and config.suite_faces:
-    suite = edit_suite.suite_faces(config.model.image_size, config.suite_faces)
-    editor = reporting.generator_editor(state.generator)
-  train_writer = summaries.Writer(os.path.join(workdir, "train"))
-  eval_writer = summaries.Writer(os.path.join(workdir, "eval"))
-  g_learning_rate = states.generator_learning_rate_fn(config)
-  d_learning_rate = states.critic_learning_rate_fn(config)
-  progress = reporting.Progress(config.num_train_steps, config.n_critic * config.batch_size)
-  history = []
   preemption = checkpoints.Preemption()
+  # Both released whatever fails from here on (a failed restore included):
+  # the manager runs threads of its own, and the handler holds SIGTERM (one
+  # that comes during the setup below stops the run, saved, after one step).
   try:
+    start = 0
+    restored = checkpoints.restore_latest(manager, state, key, set_aside_damaged=True)
+    if restored:
+      start, state, key = restored
+      logging.info("Resumed from the checkpoint of step %d in %s.", start, manager.directory)
+    checkpoints.write_config(workdir, config)
+    if not start and config.get("critic_au_pretrain_steps", 0):
+      pretrain_batches = input_pipeline.train_batches(builder, config,
+                                                      input_pipeline.PRETRAIN_STREAM)
+      state = state.replace(critic=au_pretraining.pretrain(state.critic, pretrain_batches,
+                                                           config=config))
+    p_cycle = steps.parallel_cycle(config)
+    p_eval_step, p_sample_step = steps.parallel_eval_steps(config, state)
+    sample_batch = next(input_pipeline.split_batches(builder, config, split="test",
+                                                     seed=config.seed))
+    suite = None
+    if input_pipeline.is_paired(builder) and config.suite_faces:
+      suite = edit_suite.suite_faces(config.model.image_size, config.suite_faces)
+      editor = reporting.generator_editor(state.generator)
+    train_writer = summaries.Writer(os.path.join(workdir, "train"))
+    eval_writer = summaries.Writer(os.path.join(workdir, "eval"))
+    g_learning_rate = states.generator_learning_rate_fn(config)
+    d_learning_rate = states.critic_learning_rate_fn(config)
+    progress = reporting.Progress(config.num_train_steps, config.n_critic * config.batch_size)
+    history = []
     for step in range(start, config.num_train_steps):
       if step == start or step % config.checkpoint_every_steps == 0:
         batches = input_pipeline.train_batches(builder, config, step)

@@ -200,15 +200,38 @@ def test_a_resume_skips_a_damaged_checkpoint_and_takes_same_shape_changes(run_co
   assert checkpoints.load_config(run_copy).learning_rate == 2e-4
 
 
-def test_no_readable_checkpoint_is_an_error_naming_each(run_copy):
+def test_no_readable_checkpoint_is_an_error_naming_each(run_copy, monkeypatch):
+  """Editing, resuming and evaluating each raise it, and each closes the
+  checkpoint manager it opened (Orbax's threads would outlive the error)."""
   for step in (2, 4):
     DAMAGES["data files missing"](pathlib.Path(run_copy, "checkpoints", str(step)))
   before = _hashes(run_copy)
+  closed = []
+  create_manager = checkpoints.create_manager
+
+  def tracked_manager(*args, **kwargs):
+    manager = create_manager(*args, **kwargs)
+    close = manager.close
+    closed.append(False)
+    index = len(closed) - 1
+
+    def tracked_close():
+      closed[index] = True
+      close()
+
+    manager.close = tracked_close
+    return manager
+
+  monkeypatch.setattr(checkpoints, "create_manager", tracked_manager)
   with pytest.raises(checkpoints.DamagedCheckpointError,
                      match=r"no checkpoint in .* can be read back: step 2: .*; step 4: "):
     editing.load_params(run_copy)
+  config = _tiny(run_copy, num_train_steps=6)
   with pytest.raises(checkpoints.DamagedCheckpointError):
-    train.train_and_evaluate(_tiny(run_copy, num_train_steps=6), run_copy)
+    train.train_and_evaluate(config, run_copy)
+  with pytest.raises(checkpoints.DamagedCheckpointError):
+    evaluation.evaluate(config, run_copy)
+  assert closed == [True, True, True]
   assert _hashes(run_copy) == before
 
 
