@@ -311,6 +311,21 @@ EXPERIMENTS: dict[str, Experiment] = {
         "head_start_ns_r1", {"n_critic": 1, "num_train_steps": 2500},
         "the logistic game with one critic step per generator step (its usual ratio), run"
         " for the demo's wall time: 2,500 steps cost what 1,500 do at five critic steps"),
+    "head_start_ns_r1_adv_3": Experiment(
+        "head_start_ns_r1", {"loss.adv": 3.0},
+        "the logistic game with its realness term three times stronger in both networks:"
+        " alone it edits sooner than the demo and leaks more from mid-run (session 21);"
+        " under WGAN-GP three times halved the leak on four seeds (session 16); together?"),
+    "head_start_adam_0_0.9": Experiment(
+        "head_start", {"adam_b1": 0.0, "adam_b2": 0.9},
+        "the demo with the Adam moments Gulrajani et al. ran WGAN-GP with (β1 = 0, β2 ="
+        " 0.9) in both networks, not GANimation's (0.5, 0.999): no momentum, and a second"
+        " moment that forgets within ten steps, for a game whose critic moves every step"),
+    "head_start_batch_16": Experiment(
+        "head_start", {"batch_size": 16},
+        "the demo at twice the batch, as many steps: a GAN's critic estimates its game"
+        " from each batch (BigGAN gained most from batch size), and the generator shown"
+        " the answer learns more per step at batch 32 (probe table); it costs wall time"),
     "head_start_cycle_huber": Experiment(
         "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"
