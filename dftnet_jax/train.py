@@ -60,8 +60,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
   resumed run takes exactly the steps the unbroken run takes.
 
   SIGTERM (preemption) makes the loop save at the end of the step it is in
-  and return early; rerunning resumes there (the stream restarts at that
-  step, so from then on the batches differ from an unbroken run's).
+  (the first, if it comes while the run is being set up) and return early;
+  rerunning resumes there (the stream restarts at that step, so from then
+  on the batches differ from an unbroken run's).
 
   Args:
     config: the training config (configs/default.py documents it).
@@ -94,8 +95,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> state
   manager = checkpoints.create_manager(workdir, config)
   preemption = checkpoints.Preemption()
   # Both released whatever fails from here on (a failed restore included):
-  # the manager runs threads of its own, and the handler holds SIGTERM (one
-  # that comes during the setup below stops the run, saved, after one step).
+  # the manager runs threads of its own, and the handler holds SIGTERM.
   try:
     start = 0
     restored = checkpoints.restore_latest(manager, state, key, set_aside_damaged=True)

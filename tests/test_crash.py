@@ -102,6 +102,26 @@ def test_killed_at_random_moments_and_preempted_a_run_resumes_each_time(tmp_path
   assert int(state.generator.step) == preempted + 1
 
 
+def test_sigterm_while_a_run_is_set_up_stops_it_after_one_saved_step(tmp_path, monkeypatch):
+  """The handler is installed before the restore and the compilations: a
+  preemption notice then is kept, not fatal, and SIGTERM's handler is given
+  back when the run returns."""
+  write_config = checkpoints.write_config
+
+  def write_then_signal(*args):
+    write_config(*args)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+  monkeypatch.setattr(checkpoints, "write_config", write_then_signal)
+  before = signal.getsignal(signal.SIGTERM)
+  config = tiny.get_config()
+  config.data_dir = str(tmp_path / "tfds")
+  state = train.train_and_evaluate(config, str(tmp_path / "run"))
+  assert int(state.generator.step) == 1
+  assert _complete_steps(tmp_path / "run" / "checkpoints") == [1]
+  assert signal.getsignal(signal.SIGTERM) == before
+
+
 def test_an_unwritable_workdir_is_refused_before_training(tmp_path):
   blocker = tmp_path / "a_file"
   blocker.write_text("")
