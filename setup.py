@@ -45,7 +45,7 @@ setup(
         # scipy is the independent reference for the warp tests.
         # The peer's tests tie its networks to ours. pytest-xdist runs the
         # suite on both cores: its tests are bound by XLA's single-threaded
-        # compilation, so two workers take 0.6 of the time (README).
+        # compilation, so two workers take 0.6–0.65 of the time (README).
         "test": ["pytest>=8", "pytest-xdist>=3.5", "scipy>=1.13", "opencv-python-headless<5",
                  "matplotlib>=3.8", *PEER],
         # The PyTorch peer for `benchmarks.compare_peer`; not needed to train or edit.
