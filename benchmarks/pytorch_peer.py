@@ -223,6 +223,9 @@ def create_networks(config: ml_collections.ConfigDict) -> tuple[Generator, Criti
   if model.get("d_projection", False):
     raise ValueError("the PyTorch peer's critic judges realness blind to the AUs (GANimation's),"
                      " not as a projection critic (model.d_projection=True)")
+  if model.get("d_spectral_norm", False):
+    raise ValueError("the PyTorch peer's critic is not spectrally normalised"
+                     " (model.d_spectral_norm=True)")
   generator = Generator(model.variant, model.g_width, model.g_res_blocks,
                         model.get("upsampling", "transpose"), model.get("texture_residual", False))
   return generator, Critic(model.d_width, model.d_layers, model.image_size)

@@ -57,6 +57,9 @@ def get_model_config() -> ml_collections.ConfigDict:
   # projection critic; models.Discriminator says why). The paper's critic
   # judges realness blind to them.
   model.d_projection = False
+  # Whether the critic's kernels are spectrally normalised (Miyato et al.
+  # 2018; dftnet_jax/spectral_norm.py says why). The paper's are not.
+  model.d_spectral_norm = False
   return model
 
 

@@ -41,6 +41,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.model.d_kernel_init = "gan"
   # §2.2: the critic's realness is blind to the AUs, which a head reads.
   config.model.d_projection = False
+  # §2.3: the gradient penalty alone bounds the critic.
+  config.model.d_spectral_norm = False
   config.loss.mismatch = 0.0
   # §2.3: the WGAN-GP game (its weight, λgp, below).
   config.loss.gan = "wgan_gp"

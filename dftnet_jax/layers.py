@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from dftnet_jax import spectral_norm as spectral_norm_lib
 from dftnet_jax.cpu_conv import convolve
 from dftnet_jax.cpu_conv import policy
 
@@ -71,6 +72,8 @@ class Conv(nn.Module):
     kernel_init: initialiser of the HWIO kernel.
     dtype: the compute dtype: input and parameters are cast to it at use
       (parameters are stored float32).
+    spectral_norm: divide the kernel by its largest singular value at use
+      (`dftnet_jax.spectral_norm`); the stored parameter is the raw kernel.
   """
   features: int
   kernel_size: int
@@ -80,6 +83,7 @@ class Conv(nn.Module):
   impl: str = "auto"
   kernel_init: nn.initializers.Initializer = default_kernel_init
   dtype: str = "float32"
+  spectral_norm: bool = False
 
   @nn.compact
   def __call__(self, x: jax.Array, constants: Optional[jax.Array] = None) -> jax.Array:
@@ -89,6 +93,8 @@ class Conv(nn.Module):
     channels = x.shape[-1] + (0 if constants is None else constants.shape[-1])
     kernel = self.param("kernel", self.kernel_init,
                         (self.kernel_size, self.kernel_size, channels, self.features))
+    if self.spectral_norm:
+      kernel = spectral_norm_lib.normalise(kernel)
     kernel = kernel.astype(self.dtype)
     out_h, out_w = ((n + 2 * self.padding - self.kernel_size) // self.stride + 1
                     for n in x.shape[1:3])

@@ -332,6 +332,9 @@ class Discriminator(nn.Module):
       the expression (experiments/LEARNING.md); a projection critic sees the
       edits with their targets and is trained to score them below real
       faces with theirs.
+    spectral_norm: whether every convolution's kernel is divided by its
+      largest singular value (Miyato et al. 2018; `dftnet_jax.spectral_norm`
+      says why). The paper's critic is bounded by the gradient penalty alone.
   """
   width: int = 64
   num_layers: int = 6
@@ -339,6 +342,7 @@ class Discriminator(nn.Module):
   dtype: str = "float32"
   kernel_init: str = "gan"
   projection: bool = False
+  spectral_norm: bool = False
 
   @nn.compact
   def __call__(self, image: jax.Array, aus: jax.Array | None = None
@@ -364,7 +368,8 @@ class Discriminator(nn.Module):
                        f" {tuple(CRITIC_INITS)}")
     conv = functools.partial(layers.Conv,
                              impl=policy.resolve_impl(self.conv_impl, twice_differentiated=True),
-                             dtype=self.dtype, kernel_init=CRITIC_INITS[self.kernel_init])
+                             dtype=self.dtype, kernel_init=CRITIC_INITS[self.kernel_init],
+                             spectral_norm=self.spectral_norm)
     x = image
     for k in range(self.num_layers):
       x = nn.leaky_relu(conv(self.width * 2 ** k, 4, stride=2, padding=1, use_bias=True)(x),
@@ -397,9 +402,11 @@ def create_generator(config: ml_collections.ConfigDict) -> Generator:
 
 def create_discriminator(config: ml_collections.ConfigDict) -> Discriminator:
   """The critic described by a model config (see configs/default.py); one
-  saved before `d_kernel_init` or `d_projection` existed starts from
-  GANimation's init and judges realness blind to the AUs."""
+  saved before `d_kernel_init`, `d_projection` or `d_spectral_norm` existed
+  starts from GANimation's init, judges realness blind to the AUs and leaves
+  its kernels unnormalised."""
   return Discriminator(width=config.d_width, num_layers=config.d_layers,
                        conv_impl=config.conv_impl, dtype=config.get("dtype", "float32"),
                        kernel_init=config.get("d_kernel_init", "gan"),
-                       projection=config.get("d_projection", False))
+                       projection=config.get("d_projection", False),
+                       spectral_norm=config.get("d_spectral_norm", False))

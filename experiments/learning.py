@@ -327,6 +327,19 @@ EXPERIMENTS: dict[str, Experiment] = {
         " from each batch (in BigGAN an 8× batch raised the Inception score by 46%), and"
         " the generator shown the answer learns more per step at batch 32 (probe table);"
         " it costs wall time"),
+    "head_start_spectral_norm": Experiment(
+        "head_start", {"model.d_spectral_norm": True},
+        "the demo with every critic kernel spectrally normalised (Miyato et al. 2018),"
+        " the gradient penalty kept: each critic layer at most 1-Lipschitz, so its AU head,"
+        " which the penalty never sees, cannot reward a small sharp change more than its"
+        " layers allow; the smoother AU head sessions 7 and 14 named, by the field's usual means"),
+    "head_start_target_noise_0": Experiment(
+        "head_start", {"target_au_noise": 0.0},
+        "the demo with targets that are other real faces' AUs as they are, without"
+        " GANimation's uniform ±0.1 on all 17 (the issue's last untried candidate, the"
+        " target-AU sampling): a noisy target asks for a faint trace of every AU, which"
+        " no real face shows and the critic's AU head never read; do those asks feed the"
+        " leak and the moves that are not the expression?"),
     "head_start_cycle_huber": Experiment(
         "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"

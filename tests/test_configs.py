@@ -24,6 +24,7 @@ def test_the_paper_run_has_no_demo_deviation():
   from configs import emotionet  # pylint: disable=g-import-not-at-top
   config = emotionet.get_config()
   assert config.model.upsampling == "transpose" and config.model.d_kernel_init == "gan"
+  assert not config.model.d_spectral_norm
   assert not config.model.texture_residual
   assert config.loss.texture_tv == 0.0 and config.loss.paired_l1 == 0.0
   assert config.d_learning_rate is None and config.learning_rate == 1e-4

@@ -187,6 +187,10 @@ def test_the_peer_refuses_what_it_does_not_implement():
   with pytest.raises(ValueError, match="d_projection"):
     pytorch_peer.create_networks(config)
   config = _small_config("default", "dftnet")
+  config.model.d_spectral_norm = True
+  with pytest.raises(ValueError, match="d_spectral_norm"):
+    pytorch_peer.create_networks(config)
+  config = _small_config("default", "dftnet")
   config.critic_update = "ganimation"
   with pytest.raises(ValueError, match="critic_update"):
     pytorch_peer.Trainer(config, *pytorch_peer.create_networks(config))
