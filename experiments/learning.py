@@ -340,6 +340,13 @@ EXPERIMENTS: dict[str, Experiment] = {
         " target-AU sampling): a noisy target asks for a faint trace of every AU, which"
         " no real face shows and the critic's AU head never read; do those asks feed the"
         " leak and the moves that are not the expression?"),
+    "head_start_critic_8": Experiment(
+        "head_start", {"model.d_width": 8},
+        "the demo with a critic half as wide (a quarter of its convolution work): every"
+        " critic that read the AUs sooner or better left the edits no better or worse"
+        " (`head_start_critic_32`, `au_pretrain`, `head_start_spectral_norm`); does the"
+        " converse hold, a weaker reader whose AU gradient the small generator cannot"
+        " answer with moves that are not the expression?"),
     "head_start_cycle_huber": Experiment(
         "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"
