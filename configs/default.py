@@ -122,6 +122,10 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # the GAN recipe does not have. It shows what the generator can reach at a
   # budget. Synthetic faces only.
   loss.paired_l1 = 0.0
+  # What the critic must read the edit as in the generator's AU term:
+  # 'absolute', the target AUs (paper eq. 7); 'source', its reading of the
+  # source plus the requested change (losses.generator_au_targets).
+  loss.cond_reference = "absolute"
   # The distances of the cycle term (paper: 'l1') and of the paired term
   # ('l1', 'l2' or 'huber', losses.PIXEL_DISTANCES; 'l2' squares the error,
   # whose pull near the copy of the source fades; 'huber' squares it only
@@ -220,6 +224,10 @@ def get_config() -> ml_collections.ConfigDict:
   # networks' updates (dftnet_jax/critic_views.py says why). 0: the faces
   # themselves (the paper).
   config.critic_shift = 0.0
+  # The standard deviation of Gaussian noise added to every face the critic
+  # reads, in the images' [-1, 1] units, in both networks' updates
+  # (instance noise; dftnet_jax/critic_views.py). 0: none (the paper).
+  config.critic_noise = 0.0
   # Target AUs are another example's AUs plus U(-noise, noise), clipped
   # (drawn by the input pipeline).
   config.target_au_noise = 0.1

@@ -57,8 +57,9 @@ def get_config() -> ml_collections.ConfigDict:
   # §2.3 writes the critic's loss as one sum (WGAN-GP); GANimation's code
   # takes the penalty in a second step ('ganimation').
   config.critic_update = "combined"
-  # The critic reads the faces as they are (no shifted views).
+  # The critic reads the faces as they are (no shifted or noisy views).
   config.critic_shift = 0.0
+  config.critic_noise = 0.0
   # §3.1: "30 epochs with linearly decay over the last 10 epochs".
   config.num_train_steps = 30 * _STEPS_PER_EPOCH
   config.lr_decay_fraction = 10 / 30
@@ -71,6 +72,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.attention = 1.0
   config.loss.tv = 1e-4
   config.loss.cond = 4000.0
+  # Eq. 7: the critic must read the edit as the target AUs themselves.
+  config.loss.cond_reference = "absolute"
   config.loss.cycle = 10.0
   # Eqs. 9–10 state the flow TV and the attention term for the edit only.
   config.loss.regulariser_passes = "edit"

@@ -39,7 +39,7 @@ _NON_NEGATIVE_INTS = ("model.g_res_blocks", "suite_faces", "critic_head_start",
                       "generator_warmup_steps", "critic_au_pretrain_steps")
 _POSITIVE_FLOATS = ("learning_rate", "d_learning_rate", "critic_au_pretrain_rate",
                     "loss.huber_delta")
-_NON_NEGATIVE_FLOATS = ("target_au_noise", "critic_shift")
+_NON_NEGATIVE_FLOATS = ("target_au_noise", "critic_shift", "critic_noise")
 # Adam's betas are decay rates. (The schedules check their own fields:
 # `lr_decay_fraction`, `critic_head_start`, `generator_warmup_steps`.)
 _UNIT_INTERVAL = ("adam_b1", "adam_b2")
@@ -59,6 +59,7 @@ _CHOICES: Mapping[str, Sequence[str]] = {
     "loss.tv_units": losses.FLOW_UNITS,
     "loss.regulariser_passes": losses.REGULARISER_PASSES,
     "loss.cycle_distance": losses.PIXEL_DISTANCES,
+    "loss.cond_reference": losses.COND_REFERENCES,
     "loss.paired_distance": losses.PIXEL_DISTANCES,
     "critic_update": steps.CRITIC_UPDATES,
     "parallelism": parallel.PARALLELISMS,

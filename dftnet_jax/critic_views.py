@@ -1,5 +1,6 @@
 """What the critic sees: each image shifted by its own random sub-pixel
-offset (`config.critic_shift`), in both networks' updates.
+offset (`config.critic_shift`) and/or with its own Gaussian noise added
+(`config.critic_noise`), in both networks' updates.
 
 Why: the demo's generator learns moves that satisfy its own small critic's
 AU head better than they draw the expression (experiments/LEARNING.md,
@@ -15,6 +16,15 @@ constrains the critic through the resampling, which damps the finest
 pixel-grid patterns: consistent, since the generator meets the critic the
 same way. Tried on the demo in session 15 (LEARNING.md): at 1 and 4 px it
 did not help.
+
+Noise is instance noise (Sønderby et al. 2017; Arjovsky and Bottou 2017):
+real and generated faces seen through the same additive N(0, σ²) overlap
+in distribution, so the critic cannot separate them by detail below the
+noise, and its AU head, trained on noisy real faces, reads what survives
+the noise: structure larger than a pixel. In expectation over the noise
+the critic is a Gaussian-smoothed function of its input (randomised
+smoothing), so the generator's AU gradient is that smoothed critic's.
+Tried on the demo in session 24 (LEARNING.md): at σ = 0.1 it did not help.
 
 A shift of the whole image is separable: each axis is resampled by 1-D
 linear interpolation between two pixels, with the border pixel replicated
@@ -50,16 +60,23 @@ def shift(images: jax.Array, offsets: jax.Array) -> jax.Array:
   return jax.vmap(one)(images, offsets.astype(images.dtype))
 
 
-def view(images: jax.Array, keys: jax.Array, max_shift: float) -> jax.Array:
+def view(images: jax.Array, keys: jax.Array | None, max_shift: float,
+         noise_std: float = 0.0) -> jax.Array:
   """The critic's view of `images` [B, H, W, C]: each shifted by (dy, dx)
-  drawn U(−max_shift, max_shift) pixels from its own key (`keys` [B]).
+  drawn U(−max_shift, max_shift) pixels from its own key (`keys` [B]), then
+  with N(0, noise_std²) added to every value, drawn from the same key
+  folded with 1 (independent of the shift's draw).
 
-  `max_shift` = 0 is the paper's critic: the images themselves, and no key
-  is used, so a run without shifts draws the same numbers as before the
-  field existed.
+  `max_shift` = `noise_std` = 0 is the paper's critic: the images
+  themselves, and no key is used, so a run without views draws the same
+  numbers as before the fields existed.
   """
-  if not max_shift:
-    return images
-  offsets = jax.vmap(lambda k: jax.random.uniform(k, (2,), minval=-max_shift,
-                                                  maxval=max_shift))(keys)
-  return shift(images, offsets)
+  if max_shift:
+    offsets = jax.vmap(lambda k: jax.random.uniform(k, (2,), minval=-max_shift,
+                                                    maxval=max_shift))(keys)
+    images = shift(images, offsets)
+  if noise_std:
+    noise = jax.vmap(lambda k: jax.random.normal(jax.random.fold_in(k, 1), images.shape[1:],
+                                                 images.dtype))(keys)
+    images = images + noise_std * noise
+  return images

@@ -212,6 +212,31 @@ def au_regression(predicted: jax.Array, target: jax.Array, *, batch_divisor: flo
   return jnp.mean((predicted - target) ** 2) / batch_divisor
 
 
+# What the critic must read an edit as (`generator_au_targets`): the target
+# AUs themselves (the paper), or its reading of the source plus the change.
+COND_REFERENCES: tuple[str, ...] = ("absolute", "source")
+
+
+def generator_au_targets(targets: jax.Array, source_aus: jax.Array,
+                         source_reading: jax.Array | None) -> jax.Array:
+  """The AUs the critic's head must read in an edit.
+
+  Without a reading of the source: the targets (paper eq. 7). With one:
+  that reading plus the requested change, targets − source AUs. The head
+  explains about half of the AUs' variance in the demo (LEARNING.md).
+  Where what it misses is a bias of the face (a neutral face read as
+  smiling a little), an absolute target asks the edit to cancel the bias
+  too, with whatever pixels move the head; the relative one asks it to
+  move the reading by the change alone, which such a bias does not enter
+  (RelGAN's relative attributes, Wu et al. 2019, here applied to the
+  critic's reading rather than to the generator's input). Tried on the
+  demo in session 24: worse (LEARNING.md).
+  """
+  if source_reading is None:
+    return targets
+  return source_reading + targets - source_aus
+
+
 # How an image is compared with the one it should be (the cycle's source,
 # the paired ceiling's ground truth): 'l1' (the paper's), 'l2' (squared) or
 # 'huber' (squared below `huber_delta`, L1 above it).
@@ -341,8 +366,9 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
   images.
 
   `keys` [B] hold one PRNG key per example, for its penalty interpolate
-  and, with `config.critic_shift` > 0, its real and fake views
-  (`critic_views`: the penalty and the AU terms are the viewing critic's);
+  and, with `config.critic_shift` or `config.critic_noise` > 0, its real and
+  fake views (`critic_views`: the penalty and the AU terms are the viewing
+  critic's);
   `terms` (of `CRITIC_TERMS`) are those the total adds, each weighted. With
   `loss.au_gp` > 0 the AU head's Jacobian penalty
   (`au_jacobian_penalty`) is added wherever "gp" is.
@@ -353,9 +379,10 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
   targets, other faces' AUs, so it must learn which AUs a face shows to
   tell them from real pairs.
   """
-  max_shift = config.get("critic_shift", 0.0)
-  real_keys = salted(keys, SALT_REAL_VIEW) if max_shift else None
-  real_view = lambda x: critic_views.view(x, real_keys, max_shift)
+  max_shift, noise_std = config.get("critic_shift", 0.0), config.get("critic_noise", 0.0)
+  viewed = max_shift or noise_std
+  real_keys = salted(keys, SALT_REAL_VIEW) if viewed else None
+  real_view = lambda x: critic_views.view(x, real_keys, max_shift, noise_std)
   critic = lambda x, aus: d_apply({"params": d_params}, x, aus)
   viewing_critic = lambda x, aus: critic(real_view(x), aus)
   targets = batch["target_aus"]
@@ -363,9 +390,9 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
   values, metrics = {}, {}
   if "adv" in terms or "cond" in terms:
     # One critic pass over real and fake together: larger, fewer convolutions.
-    fake_keys = salted(keys, SALT_FAKE_VIEW) if max_shift else None
+    fake_keys = salted(keys, SALT_FAKE_VIEW) if viewed else None
     real = real_view(batch["image"])
-    images = [real, critic_views.view(fake, fake_keys, max_shift)]
+    images = [real, critic_views.view(fake, fake_keys, max_shift, noise_std)]
     conditions = [batch["aus"], targets]
     mismatch = config.loss.get("mismatch", 0.0)
     if mismatch:
@@ -387,8 +414,8 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
   if "gp" in terms:
     # R1 differentiates the critic at the real faces as it views and scores
     # them. WGAN-GP's interpolates are viewed through the real examples'
-    # shifts: a shift is linear, so this is the interpolate of the shifted
-    # real and the fake shifted by the real's offset (not by its own view's).
+    # shifts and noise: both are affine, so this is the interpolate of the
+    # viewed real and the fake viewed through the real's draws (not its own).
     # They are scored as faces showing the fakes' targets.
     if gan == "ns_r1":
       values["gp"] = r1_penalty(lambda x: viewing_critic(x, batch["aus"])[0], batch["image"],
@@ -440,22 +467,32 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
   each term unweighted (GANimation's mask terms come weighted, as one term)
   and the weighted total. `keys` [B], one PRNG key per example, draw the
   critic's views of the edit (`critic_views`); only a config with
-  `critic_shift` > 0 needs them.
+  `critic_shift` or `critic_noise` > 0 needs them.
   """
   targets = batch["target_aus"]
   cycled = g_apply({"params": g_params}, edited.image, batch["aus"])
-  max_shift = config.get("critic_shift", 0.0)
-  if max_shift and keys is None:
-    raise ValueError("config.critic_shift > 0: the generator objective needs per-example keys"
-                     " for the critic's views of the edit")
-  fake_map, fake_aus = d_apply({"params": d_params},
-                               critic_views.view(edited.image, keys, max_shift), targets)
+  max_shift, noise_std = config.get("critic_shift", 0.0), config.get("critic_noise", 0.0)
+  if (max_shift or noise_std) and keys is None:
+    raise ValueError("config.critic_shift or config.critic_noise > 0: the generator objective"
+                     " needs per-example keys for the critic's views of the edit")
+  critic = lambda x, aus: d_apply({"params": d_params},
+                                  critic_views.view(x, keys, max_shift, noise_std), aus)
+  fake_map, fake_aus = critic(edited.image, targets)
   cfg = config.loss
+  reference = cfg.get("cond_reference", "absolute")
+  if reference not in COND_REFERENCES:
+    raise ValueError(f"config.loss.cond_reference must be one of {COND_REFERENCES},"
+                     f" got {reference!r}")
+  # The source is viewed through the edit's draws, so a view's shift or
+  # noise moves both readings alike.
+  source_reading = (critic(batch["image"], batch["aus"])[1] if reference == "source"
+                    else None)
+  wanted = generator_au_targets(targets, batch["aus"], source_reading)
   divisor = _au_divisor(config)
   delta = cfg.get("huber_delta", HUBER_DELTA)
   terms = {
       "g_adv": (cfg.adv * cfg.get("g_adv_scale", 1.0), GAMES[game(config)][1](fake_map)),
-      "g_cond": (cfg.cond, au_regression(fake_aus, targets, batch_divisor=divisor)),
+      "g_cond": (cfg.cond, au_regression(fake_aus, wanted, batch_divisor=divisor)),
       "g_cycle": (cfg.cycle, cycle_loss(batch["image"], cycled.image,
                                         cfg.get("cycle_distance", "l1"), huber_delta=delta)),
   }

@@ -133,7 +133,7 @@ def g_step(g_state: train_state.TrainState, d_params: Any, batch: losses.Batch,
     edit: `edit_with_vjp(g_state, batch)`.
     key: PRNG key, the same on every device, folded per example as in
       `d_step`; it draws the critic's views of the edit (`critic_views`),
-      used only with `config.critic_shift` > 0.
+      used only with `config.critic_shift` or `config.critic_noise` > 0.
     d_apply: the critic's apply function.
     config: the training config.
 
@@ -208,9 +208,9 @@ def eval_step(g_params: Any, d_params: Any, batch: losses.Batch, key: jax.Array,
     d_params: critic parameters.
     batch: this device's share of the batch.
     key: PRNG key for the penalty interpolates (and, with
-      `config.critic_shift` > 0, the critic's views), folded per example as
-      in `d_step`; a fixed key makes evaluations at different steps
-      comparable.
+      `config.critic_shift` or `config.critic_noise` > 0, the critic's views),
+      folded per example as in `d_step`; a fixed key makes evaluations at
+      different steps comparable.
     g_apply: the generator's apply function.
     d_apply: the critic's apply function.
     config: the training config.

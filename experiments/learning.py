@@ -347,6 +347,43 @@ EXPERIMENTS: dict[str, Experiment] = {
         " (`head_start_critic_32`, `au_pretrain`, `head_start_spectral_norm`); does the"
         " converse hold, a weaker reader whose AU gradient the small generator cannot"
         " answer with moves that are not the expression?"),
+    "head_start_decay_2_3": Experiment(
+        "head_start", {"lr_decay_fraction": 2 / 3},
+        "the demo with both rates decaying linearly over the last two thirds (from step"
+        " 500), not the last third: its gain jumps when the decay starts (step 1,000:"
+        " 0.05 → 0.12 on seed 0) and several changes led early and fell back at the"
+        " constant rate; does a longer decay keep more of what the run passes through?"),
+    "head_start_noise_0.1": Experiment(
+        "head_start", {"critic_noise": 0.1},
+        "the demo with instance noise: every face the critic reads, real or edit, in"
+        " both networks' updates, with N(0, 0.1²) added ([-1, 1] units: 0.05 of the"
+        " range). Shifted views (session 15) and the AU head's Jacobian penalty"
+        " (sessions 9, 11) did not stop the generator from satisfying the AU head with"
+        " patterns that are not the expression; does a critic that cannot read detail"
+        " below the noise, whose AU gradient is a Gaussian-smoothed one, do it?"),
+    "head_start_cond_source": Experiment(
+        "head_start", {"loss.cond_reference": "source"},
+        "the demo with the generator's AU term relative to the critic's reading of the"
+        " source: the edit must read as that reading plus the requested change, not as"
+        " the targets. The demo's critic explains about half of the AUs' variance; an"
+        " absolute target asks each edit to cancel the head's misreading of its face"
+        " too, with whatever pixels move the head. Does a target the misreading does not"
+        " enter make the edits the expression?"),
+    "head_start_passes_edit": Experiment(
+        "head_start", {"loss.regulariser_passes": "edit"},
+        "the demo with the flow TV and the attention term on the edit alone, as the paper"
+        " states them (eqs. 9-10), not averaged over the edit and the cycle pass. The"
+        " issue lists which passes the attention term applies to; the demo kept both from"
+        " the recipe the first experiments measured. Without the attention reward on the"
+        " cycle pass, its texture path may redraw the source: a cycle cheaper to satisfy,"
+        " the term that cost a generator shown the answer most (session 13)."),
+    "head_start_cond_mean": Experiment(
+        "head_start", {"loss.au_mse": "mean"},
+        "the demo with the AU loss's plain mean, not GANimation's mean divided by the"
+        " batch once more: the AU term 8 times as strong in both networks. The issue"
+        " lists the AU-loss normalisation; only weaker AU terms were run (cond_250,"
+        " cond_1280, on older recipes). Does a stronger pull towards the critic's"
+        " reading make the demo edit more, now that its critic reads?"),
     "head_start_cycle_huber": Experiment(
         "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"

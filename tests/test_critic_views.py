@@ -1,5 +1,5 @@
-"""The critic's shifted views (`critic_views`) and their path into both
-networks' losses."""
+"""The critic's shifted and noisy views (`critic_views`) and their path
+into both networks' losses."""
 
 import jax
 from jax import test_util
@@ -61,11 +61,31 @@ def test_each_view_is_shifted_by_its_own_offset_within_the_bound():
 def test_no_shift_is_the_images_themselves_and_needs_no_keys():
   images = jnp.ones((2, 4, 4, 3))
   assert critic_views.view(images, None, 0.0) is images
+  assert critic_views.view(images, None, 0.0, 0.0) is images
 
 
-def _tiny_losses(critic_shift, keys):
+def test_noise_is_gaussian_of_its_deviation_each_view_its_own_and_leaves_the_shift():
+  """The view with noise minus the same view without: zero mean, standard
+  deviation σ, Gaussian tails (about 4.6% beyond 2σ), another draw per
+  example; the shift's draw is the one the view makes without noise."""
+  size, batch, sigma = 32, 16, 0.25
+  images = jnp.asarray(np.random.default_rng(2).uniform(-1, 1, (batch, size, size, 3)),
+                       jnp.float32)
+  keys = jax.random.split(jax.random.key(6), batch)
+  noise = np.asarray(critic_views.view(images, keys, 1.5, sigma)
+                     - critic_views.view(images, keys, 1.5, 0.0))
+  assert abs(noise.mean()) < 0.01
+  np.testing.assert_allclose(noise.std(), sigma, rtol=0.02)
+  np.testing.assert_allclose(np.mean(np.abs(noise) > 2 * sigma), 0.0455, atol=0.005)
+  flat = noise.reshape(batch, -1)
+  correlations = np.corrcoef(flat)[np.triu_indices(batch, 1)]
+  assert np.max(np.abs(correlations)) < 0.05
+
+
+def _tiny_losses(critic_shift, keys, critic_noise=0.0):
   config = tiny.get_config()
   config.critic_shift = critic_shift
+  config.critic_noise = critic_noise
   state = states.create_train_states(config, jax.random.key(0))
   batch = random_batches.random_batch(config, 2)
   d_keys = jax.random.split(jax.random.key(1), config.batch_size)
@@ -83,13 +103,14 @@ def _tiny_losses(critic_shift, keys):
   return jax.device_get(metrics(state.generator.params, state.critic.params))
 
 
-def test_a_shifting_critic_changes_what_both_networks_are_scored_by():
-  """Shifted views change the critic's reading of real and fake faces and
-  the generator's adversarial and AU terms, not the terms the critic does
-  not enter (the cycle)."""
+@pytest.mark.parametrize("critic_shift,critic_noise", [(2.0, 0.0), (0.0, 0.1)])
+def test_a_viewing_critic_changes_what_both_networks_are_scored_by(critic_shift, critic_noise):
+  """Shifted or noisy views change the critic's reading of real and fake
+  faces and the generator's adversarial and AU terms, not the terms the
+  critic does not enter (the cycle)."""
   keys = jax.random.split(jax.random.key(4), tiny.get_config().batch_size)
   d_plain, g_plain = _tiny_losses(0.0, keys)
-  d_shifted, g_shifted = _tiny_losses(2.0, keys)
+  d_shifted, g_shifted = _tiny_losses(critic_shift, keys, critic_noise)
   # An untrained AU head reads noise faces almost alike (d_cond 2e-5 apart
   # here), still 100 times float32's rounding.
   for metrics, shifted, names in ((d_plain, d_shifted, ("d_real_minus_fake", "d_cond", "d_gp")),
@@ -99,19 +120,21 @@ def test_a_shifting_critic_changes_what_both_networks_are_scored_by():
   np.testing.assert_allclose(g_plain["g_cycle"], g_shifted["g_cycle"], rtol=1e-6)
 
 
-def test_a_shifting_critic_without_generator_keys_is_refused():
-  with pytest.raises(ValueError, match="critic_shift"):
-    _tiny_losses(1.0, None)
+@pytest.mark.parametrize("critic_shift,critic_noise", [(1.0, 0.0), (0.0, 0.1)])
+def test_a_viewing_critic_without_generator_keys_is_refused(critic_shift, critic_noise):
+  with pytest.raises(ValueError, match="critic_noise"):
+    _tiny_losses(critic_shift, None, critic_noise)
 
 
-@pytest.mark.parametrize("critic_shift", [0.0, 2.0])
-def test_real_and_fake_faces_are_viewed_through_draws_of_their_own(critic_shift):
+@pytest.mark.parametrize("critic_shift,critic_noise", [(0.0, 0.0), (2.0, 0.0), (0.0, 0.1)])
+def test_real_and_fake_faces_are_viewed_through_draws_of_their_own(critic_shift, critic_noise):
   """The same faces passed as real and as fake: through one shared draw of
-  shifts (or none) the critic reads them alike and its realness gap is 0
+  views (or none) the critic reads them alike and its realness gap is 0
   up to float32's rounding (3e-11 here); each side's own salt views them
   apart."""
   config = tiny.get_config()
   config.critic_shift = critic_shift
+  config.critic_noise = critic_noise
   state = states.create_train_states(config, jax.random.key(0))
   b, size = config.batch_size, config.model.image_size
   faces = np.random.default_rng(3).uniform(-1, 1, (b, size, size, 3)).astype(np.float32)
@@ -121,4 +144,4 @@ def test_real_and_fake_faces_are_viewed_through_draws_of_their_own(critic_shift)
   gap = jax.jit(lambda d_params: losses.critic_loss(
       d_params, faces, batch, keys, d_apply=state.critic.apply_fn, config=config,
       terms=("adv",))[1]["d_real_minus_fake"])(state.critic.params)
-  assert (abs(float(gap)) > 1e-6) == bool(critic_shift)
+  assert (abs(float(gap)) > 1e-6) == bool(critic_shift or critic_noise)
