@@ -362,6 +362,8 @@ _ONE_VALUE_FIELDS: tuple[tuple[str, Any, str], ...] = (
 
 
 def _check_one_value_fields(config: ml_collections.ConfigDict) -> None:
+  """Refuses a config the peer would train otherwise than ours: timing
+  another objective compares nothing."""
   for field, value, does in _ONE_VALUE_FIELDS:
     section, _, name = field.rpartition(".")
     got = (config[section] if section else config).get(name, value)

@@ -384,6 +384,12 @@ EXPERIMENTS: dict[str, Experiment] = {
         " lists the AU-loss normalisation; only weaker AU terms were run (cond_250,"
         " cond_1280, on older recipes). Does a stronger pull towards the critic's"
         " reading make the demo edit more, now that its critic reads?"),
+    "head_start_cond_2000": Experiment(
+        "head_start", {"loss.cond": 2000.0},
+        "the demo with half its AU weight, in both networks: the other side of"
+        " `head_start_cond_mean` (8 times the weight: the critic fooled, the gain far"
+        " below copying). Does a weaker pull towards the critic's reading edit less, or"
+        " fool the critic less and land more?"),
     "head_start_cycle_huber": Experiment(
         "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"
