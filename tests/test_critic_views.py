@@ -110,14 +110,14 @@ def test_a_viewing_critic_changes_what_both_networks_are_scored_by(critic_shift,
   critic does not enter (the cycle)."""
   keys = jax.random.split(jax.random.key(4), tiny.get_config().batch_size)
   d_plain, g_plain = _tiny_losses(0.0, keys)
-  d_shifted, g_shifted = _tiny_losses(critic_shift, keys, critic_noise)
+  d_viewed, g_viewed = _tiny_losses(critic_shift, keys, critic_noise)
   # An untrained AU head reads noise faces almost alike (d_cond 2e-5 apart
   # here), still 100 times float32's rounding.
-  for metrics, shifted, names in ((d_plain, d_shifted, ("d_real_minus_fake", "d_cond", "d_gp")),
-                                  (g_plain, g_shifted, ("g_adv", "g_cond"))):
+  for metrics, viewed, names in ((d_plain, d_viewed, ("d_real_minus_fake", "d_cond", "d_gp")),
+                                 (g_plain, g_viewed, ("g_adv", "g_cond"))):
     for name in names:
-      assert not np.isclose(metrics[name], shifted[name], rtol=1e-6, atol=0), name
-  np.testing.assert_allclose(g_plain["g_cycle"], g_shifted["g_cycle"], rtol=1e-6)
+      assert not np.isclose(metrics[name], viewed[name], rtol=1e-6, atol=0), name
+  np.testing.assert_allclose(g_plain["g_cycle"], g_viewed["g_cycle"], rtol=1e-6)
 
 
 @pytest.mark.parametrize("critic_shift,critic_noise", [(1.0, 0.0), (0.0, 0.1)])
