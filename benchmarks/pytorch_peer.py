@@ -357,6 +357,8 @@ _ONE_VALUE_FIELDS: tuple[tuple[str, Any, str], ...] = (
     ("critic_shift", 0.0, "lets its critic read the faces as they are, not shifted"),
     ("critic_noise", 0.0, "lets its critic read the faces as they are, without noise"),
     ("loss.cond_reference", "absolute", "asks its critic to read the edit as the target AUs"),
+    ("loss.flow_l1", 0.0, "leaves the flow's length unpriced, as the paper does"),
+    ("loss.identity", 0.0, "has the paper's cycle as its only identity term"),
     ("loss.paired_l1", 0.0, "times the GAN objective, without the ground truth"),
 )
 

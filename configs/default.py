@@ -116,6 +116,14 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # (0 there); it stops the texture from drawing stripes that fool the
   # critic's AU head.
   loss.texture_tv = 0.0
+  # DFT-Net and warp-only: weight of the flow's mean L1 length in pixels, over
+  # `regulariser_passes` (losses.flow_l1). Not in the paper (0 there): the
+  # flow TV leaves a smooth move of the whole face free.
+  loss.flow_l1 = 0.0
+  # Weight of the identity term, mean |G(X, y_X) − X|: a face asked for its
+  # own AUs comes back unchanged (losses.identity_loss). Not in the paper (0
+  # there); it costs a third generator pass.
+  loss.identity = 0.0
   # The ceiling, never a default: weight of the paired term between the edit
   # and the ground truth (the same synthetic face drawn with the target AUs;
   # in `paired_distance`, the name is from when it was L1 only), supervision

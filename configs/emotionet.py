@@ -75,8 +75,12 @@ def get_config() -> ml_collections.ConfigDict:
   # Eq. 7: the critic must read the edit as the target AUs themselves.
   config.loss.cond_reference = "absolute"
   config.loss.cycle = 10.0
+  # Eq. 8's cycle is the only identity term; none asks for a face's own AUs.
+  config.loss.identity = 0.0
   # Eqs. 9–10 state the flow TV and the attention term for the edit only.
   config.loss.regulariser_passes = "edit"
+  # Eq. 9 prices the flow's changes only, not its size.
+  config.loss.flow_l1 = 0.0
   # Eq. 9 sums the flow's squared differences over pixels. The paper gives
   # Φ no units; in the normalised units the flow is predicted in, λtv = 1e-4
   # is (W/2)² = 4,096 times weaker at 128 px and left the flow pixel noise

@@ -12,7 +12,12 @@ expression acts:
   source, 1 for a perfect edit, below 0 for an edit that moves away from the
   truth;
 * leak = mean |edit − source| outside M: what the edit changed that the
-  expression does not.
+  expression does not;
+* the unasked gain: the gain, against each edit's truth, of the editor's
+  answer when asked for no change (the neutral source's own AUs). An editor
+  that ignores its targets and moves every face the same way scores the same
+  gain asked or not; the demo's GANs did (LEARNING.md, session 25), so the
+  gain an edit owes to its target is the difference.
 
 Errors are pooled like `metrics.Errors`: a set of faces is scored as one
 image, so a face whose expression changes few pixels weighs little.
@@ -179,21 +184,26 @@ def score_suite(edit: EditFn, suite: SuiteFaces, *,
       means over the suite.
 
   Returns:
-    `<edit>/gain`, `<edit>/leak` (and `<edit>/gain_<region>`,
+    `<edit>/gain`, `<edit>/leak`, `<edit>/gain_unasked` (the module doc;
+    the suite's sources are neutral, so no change asked is every AU at 0) (and `<edit>/gain_<region>`,
     `<edit>/au_error`, `<edit>/au_error_truth`, `<edit>/au_error_copy`) per
-    edit; `gain_mean`, `gain_min`, `leak_mean` (and `gain_<region>`,
+    edit; `gain_mean`, `gain_min`, `leak_mean`, `gain_unasked_mean`,
+    `gain_asked_mean` (`gain_mean` − `gain_unasked_mean`) (and `gain_<region>`,
     `au_error_mean`, `au_error_truth_mean`, `au_error_copy_mean`) over the
     edits.
   """
   sources = images_lib.uint8_to_unit(suite.sources)
   scores: dict[str, float] = {}
   region_errors = {name: ChangeErrors() for name in regions or {}}
+  unasked = np.asarray(edit(suite.sources, np.zeros((len(sources), aus_lib.NUM_AUS),
+                                                    np.float32)), np.float64)
   for name, target in suite.targets.items():
     targets = np.broadcast_to(target, (len(sources), aus_lib.NUM_AUS))
     edited = np.asarray(edit(suite.sources, np.array(targets)), np.float64)
     truth = images_lib.uint8_to_unit(suite.truths[name])
     errors = change_errors(sources, edited, truth)
     scores[f"{name}/gain"], scores[f"{name}/leak"] = errors.gain, errors.leak
+    scores[f"{name}/gain_unasked"] = change_errors(sources, unasked, truth).gain
     for region, mask in (regions or {}).items():
       errors = change_errors(sources, edited, truth, region=mask)
       region_errors[region] += errors
@@ -208,6 +218,8 @@ def score_suite(edit: EditFn, suite: SuiteFaces, *,
   scores["gain_mean"] = float(np.mean(per_edit("gain")))
   scores["gain_min"] = float(np.min(per_edit("gain")))
   scores["leak_mean"] = float(np.mean(per_edit("leak")))
+  scores["gain_unasked_mean"] = float(np.mean(per_edit("gain_unasked")))
+  scores["gain_asked_mean"] = scores["gain_mean"] - scores["gain_unasked_mean"]
   for region, errors in region_errors.items():
     scores[f"gain_{region}"] = errors.gain
   if read_aus is not None:
@@ -229,6 +241,19 @@ def generator_edit_fn(generate: Callable, params) -> EditFn:
     edited = generate(params, images_lib.from_uint8(sources), np.asarray(targets, np.float32))
     return images_lib.to_unit(edited, np.float64)
   return edit
+
+
+def target_blind_editor(suite: SuiteFaces) -> EditFn:
+  """An editor that ignores its targets: each face becomes the pixel mean of
+  its truths over the suite's edits.
+
+  A reference for the gain, not a model: an edit moves a few percent of the
+  pixels and the suite's edits share many of them (mouth, lids, brows), so
+  a blur towards every expression at once is partly right about each. What
+  it scores is what an editor can score without reading its targets.
+  """
+  blend = np.mean([images_lib.uint8_to_unit(truth) for truth in suite.truths.values()], axis=0)
+  return lambda sources, targets: blend[:len(sources)]
 
 
 # The edits a person checks first: the lids close, the smile forms, the

@@ -277,6 +277,19 @@ def cycle_loss(source: jax.Array, reconstruction: jax.Array, distance: str = "l1
   return pixel_distance(source, reconstruction, distance, huber_delta=huber_delta)
 
 
+def identity_loss(source: jax.Array, unasked: jax.Array) -> jax.Array:
+  """Mean |G(Xs, ys) − Xs|: asked for its own AUs, a face must come back as
+  it is (`config.loss.identity`; CycleGAN's identity term, not in the paper).
+
+  Why: the CPU demo's generators, asked for no change, moved neutral faces
+  nearly as far towards each suite edit's truth as when asked for that edit
+  (LEARNING.md, session 25): most of what they drew did not depend on the
+  target. The cycle prices such a move only through a second edit; this
+  prices it where it shows.
+  """
+  return pixel_distance(source, unasked, "l1")
+
+
 def paired_loss(edited: jax.Array, truth: jax.Array, distance: str = "l1", *,
                 huber_delta: float = HUBER_DELTA) -> jax.Array:
   """X̂ against the ground-truth edit X_gt, which only the synthetic faces
@@ -309,6 +322,19 @@ def flow_tv(flow: jax.Array, *, reduction: str = "sum", units: str = "normalised
   if reduction == "mean":
     return jnp.mean(dy ** 2) + jnp.mean(dx ** 2)
   raise ValueError(f"flow TV reduction must be one of {REDUCTIONS}, got {reduction!r}")
+
+
+def flow_l1(flow: jax.Array) -> jax.Array:
+  """Mean L1 length of the flow [B, H, W, 2] in pixels (|Φx|·W/2 + |Φy|·H/2).
+
+  Not in the paper (`config.loss.flow_l1`). The flow TV prices only changes
+  of the flow, so a smooth move of the whole face (a shift, a zoom) costs
+  nothing under it, yet an expression moves a few features a few pixels and
+  leaves the rest. In the CPU demo's runs the flow's mean length at the end
+  tracks a worse gain and a larger leak (68 runs: r = −0.59 and +0.63).
+  """
+  pixels = flow * jnp.array([flow.shape[2] / 2, flow.shape[1] / 2], flow.dtype)
+  return jnp.mean(jnp.sum(jnp.abs(pixels), axis=-1))
 
 
 def texture_change_tv(texture: jax.Array, source: jax.Array) -> jax.Array:
@@ -496,6 +522,9 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
       "g_cycle": (cfg.cycle, cycle_loss(batch["image"], cycled.image,
                                         cfg.get("cycle_distance", "l1"), huber_delta=delta)),
   }
+  if cfg.get("identity"):
+    terms["g_identity"] = (cfg.identity, identity_loss(
+        batch["image"], g_apply({"params": g_params}, batch["image"], batch["aus"]).image))
   if cfg.get("paired_l1"):
     terms["g_paired_l1"] = (cfg.paired_l1, paired_loss(
         edited.image, batch["target_image"], cfg.get("paired_distance", "l1"),
@@ -506,6 +535,8 @@ def generator_objective(edited: models.GeneratorOutput, g_params: Any, d_params:
   if edited.flow is not None:
     terms["g_tv"] = (cfg.tv, over_passes(lambda o: flow_tv(
         o.flow, reduction=cfg.tv_reduction, units=cfg.tv_units)))
+    if cfg.get("flow_l1"):
+      terms["g_flow_l1"] = (cfg.flow_l1, over_passes(lambda o: flow_l1(o.flow)))
   if cfg.get("texture_tv") and config.model.variant == "dftnet":
     terms["g_texture_tv"] = (cfg.texture_tv,
                              texture_change_tv(edited.texture, batch["image"]))

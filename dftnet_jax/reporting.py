@@ -140,10 +140,12 @@ def log_line(step: int, num_steps: int, scalars: Mapping[str, float]) -> str:
 
 
 def suite_line(step: int, scores: Mapping[str, float]) -> str:
-  """A log line: the suite's mean and worst gain, mean leak, and each edit's gain."""
+  """A log line: the suite's mean and worst gain, mean leak, the mean gain
+  when asked for no change, and each edit's gain."""
   edits = ", ".join(f"{name}={scores[f'{name}/gain']:.2f}" for name in edit_suite.SUITE)
   return (f"edit suite at step {step}: gain_mean={scores['gain_mean']:.3f}"
-          f" gain_min={scores['gain_min']:.3f} leak_mean={scores['leak_mean']:.4f}; {edits}")
+          f" gain_min={scores['gain_min']:.3f} leak_mean={scores['leak_mean']:.4f}"
+          f" gain_unasked_mean={scores['gain_unasked_mean']:.3f}; {edits}")
 
 
 def local_copy(tree: Any) -> Any:

@@ -390,6 +390,31 @@ EXPERIMENTS: dict[str, Experiment] = {
         " `head_start_cond_mean` (8 times the weight: the critic fooled, the gain far"
         " below copying). Does a weaker pull towards the critic's reading edit less, or"
         " fool the critic less and land more?"),
+    "head_start_flow_l1_0.5": Experiment(
+        "head_start", {"loss.flow_l1": 0.5},
+        "the demo with the flow's mean L1 length in pixels priced at 0.5 (over both passes,"
+        " as its flow TV): the TV prices only the flow's changes, so a smooth move of the"
+        " whole face is free, and over 68 screen runs the flow's mean length at step"
+        " 1,500 tracks a lower gain and a larger leak (r = -0.59, +0.63; the runs whose"
+        " flow ran to 3-5 px fell below copying). Does pricing the length keep the flow"
+        " to the features an expression moves? 0.5 × the demo's 1.3-2.2 px is about the"
+        " weighted cycle term (0.6)."),
+    "head_start_film": Experiment(
+        "head_start", {"model.au_conditioning": "film"},
+        "the demo with the AUs entering the generator through FiLM at every norm, not as"
+        " constant input planes whose interior effect the first instance norm removes (7-8%"
+        " survives, session 5). Session 5's `film` ran on a recipe that barely edited; the"
+        " demo's trained generators, asked for no change at all (targets = the neutral"
+        " source's AUs), score nearly the gains they score when asked for the edits (seed"
+        " 1 of `head_start_passes_edit`: 0.090 against 0.108): their edits barely depend on"
+        " the targets. Does a direct path for the AUs make them?"),
+    "head_start_identity_10": Experiment(
+        "head_start", {"loss.identity": 10.0},
+        "the demo with an identity term at the cycle's weight: each face, asked for its own"
+        " AUs, must come back as it is (mean L1; CycleGAN's identity term). The demo's"
+        " generators, asked for no change, score most of their suite gain anyway (session"
+        " 25's unasked gain); does pricing that move where it shows leave the part of the"
+        " edit the target asks for?"),
     "head_start_cycle_huber": Experiment(
         "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"

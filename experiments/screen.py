@@ -165,6 +165,7 @@ def train_one(name: str, seed: int, out: str, data_path: str, eval_every: int,
       append_record(os.path.join(out, _RECORDS_FILE), record)
       print(f"{name} seed {seed} step {done}: gain {scores['gain_mean']:.3f}"
             f" min {scores['gain_min']:.3f} leak {scores['leak_mean']:.4f}"
+            f" unasked {scores['gain_unasked_mean']:.3f}"
             + (f" ema {scores['ema/gain_mean']:.3f}" if ema_decay else "")
             + f" ({record['wall_s']:.0f} s)", flush=True)
       if diverged:

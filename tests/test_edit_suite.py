@@ -87,8 +87,10 @@ def test_suite_identities_are_none_of_the_datasets():
 
 
 def _lookup_editor(suite):
-  """An editor that returns the suite's truth for the targets it is given."""
+  """An editor that returns the suite's truth for the targets it is given,
+  and the neutral source when asked for every AU at 0."""
   by_target = {tuple(t): suite.truths[name] for name, t in suite.targets.items()}
+  by_target[(0.0,) * aus.NUM_AUS] = suite.sources
   return lambda sources, targets: by_target[tuple(targets[0])][:len(sources)] / 255.0
 
 
@@ -106,6 +108,10 @@ def test_score_suite_of_an_oracle_and_of_copying():
     for label in ("", "_truth", "_copy"):
       assert oracle[f"{name}/au_error{label}"] == pytest.approx(expected_au_error)
   assert oracle["gain_mean"] == pytest.approx(1.0) and oracle["gain_min"] == pytest.approx(1.0)
+  # Asked for no change, both copy: every gain is the target's.
+  for scores in (oracle, copy):
+    assert all(scores[f"{name}/gain_unasked"] == pytest.approx(0.0) for name in edit_suite.SUITE)
+  assert oracle["gain_asked_mean"] == pytest.approx(1.0)
   assert copy["gain_mean"] == pytest.approx(0.0) and copy["leak_mean"] == 0.0
   assert oracle["gain_eyes"] == pytest.approx(1.0)
   assert oracle["gain_mouth"] == pytest.approx(1.0)
@@ -113,6 +119,32 @@ def test_score_suite_of_an_oracle_and_of_copying():
   assert "eyes_closed/gain_mouth" not in oracle
   assert oracle["au_error_mean"] == pytest.approx(
       np.mean([np.mean(t) for t in suite.targets.values()]))
+
+
+def test_an_editor_that_ignores_its_targets_gains_as_much_unasked():
+  """Every face turned into its eyes-closed truth whatever the targets: the
+  eyes-closed gain is 1 asked or not, and no gain is owed to a target."""
+  suite = edit_suite.suite_faces(32, num_faces=2)
+  scores = edit_suite.score_suite(
+      lambda sources, targets: suite.truths["eyes_closed"][:len(sources)] / 255.0, suite)
+  assert scores["eyes_closed/gain"] == pytest.approx(1.0)
+  assert scores["eyes_closed/gain_unasked"] == pytest.approx(1.0)
+  for name in edit_suite.SUITE:
+    assert scores[f"{name}/gain_unasked"] == pytest.approx(scores[f"{name}/gain"])
+  assert scores["gain_asked_mean"] == pytest.approx(0.0, abs=1e-12)
+  assert scores["gain_unasked_mean"] == pytest.approx(scores["gain_mean"])
+
+
+def test_the_target_blind_editor_gains_as_much_unasked_and_is_the_truths_mean():
+  suite = edit_suite.suite_faces(64, num_faces=2)
+  blind = edit_suite.target_blind_editor(suite)
+  by_hand = sum(suite.truths[name].astype(np.float64) for name in edit_suite.SUITE)
+  np.testing.assert_allclose(blind(suite.sources, None), by_hand / 255.0 / len(edit_suite.SUITE))
+  scores = edit_suite.score_suite(blind, suite)
+  assert scores["gain_unasked_mean"] == pytest.approx(scores["gain_mean"])
+  # Partly right about every edit at the suite's size: each gains something
+  # without reading it (at 32 px the frown's few pixels do not).
+  assert all(scores[f"{name}/gain"] > 0 for name in edit_suite.SUITE)
 
 
 def test_region_gains_pool_the_edits_sums():

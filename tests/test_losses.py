@@ -229,6 +229,18 @@ def test_flow_tv_in_pixels_scales_each_axis():
     losses.flow_tv(flow, units="inches")
 
 
+def test_flow_l1_is_the_mean_pixel_length_and_prices_the_shift_tv_leaves_free():
+  """A flow moving every pixel by (3, −2) px on a 6-wide, 4-high image is
+  (3 / (6/2), −2 / (4/2)) in normalised units: its mean L1 length is 5 px,
+  its TV 0."""
+  shift = np.broadcast_to(np.array([1.0, -1.0], np.float32), (2, 4, 6, 2))
+  np.testing.assert_allclose(losses.flow_l1(shift), 5.0, rtol=1e-6)
+  np.testing.assert_allclose(losses.flow_tv(shift, units="pixels"), 0.0, atol=1e-6)
+  flow = _rand((2, 4, 6, 2), 10)
+  by_hand = np.mean(np.abs(flow[..., 0]) * 3 + np.abs(flow[..., 1]) * 2)
+  np.testing.assert_allclose(losses.flow_l1(flow), by_hand, rtol=1e-5)
+
+
 def test_au_cycle_and_attention_terms():
   pred, target = _rand((4, 17), 8), _rand((4, 17), 9)
   np.testing.assert_allclose(losses.au_regression(pred, target),

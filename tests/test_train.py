@@ -61,6 +61,8 @@ def test_a_cycle_updates_both_networks_and_reports_finite_metrics(variant):
   assert all(v.shape == (config.n_critic,) for v in jax.tree.leaves(d_metrics))
   assert all(np.all(np.isfinite(v)) for v in jax.tree.leaves((d_metrics, g_metrics)))
   assert ("g_tv" in g_metrics) == (variant != "ganimation")
+  # Unweighted (the default), the flow's length is no term.
+  assert "g_flow_l1" not in g_metrics
   assert ("g_attention" in g_metrics) == (variant != "warp_only")
 
 
@@ -379,6 +381,12 @@ def _flow_tv_by_hand(flow):
   return (np.sum(np.diff(flow, axis=1) ** 2) + np.sum(np.diff(flow, axis=2) ** 2)) / len(flow)
 
 
+def _flow_l1_by_hand(flow):
+  """Mean |Φx|·W/2 + |Φy|·H/2 over the pixels."""
+  flow = np.asarray(flow, np.float64)
+  return np.mean(np.abs(flow[..., 0]) * flow.shape[2] / 2 + np.abs(flow[..., 1]) * flow.shape[1] / 2)
+
+
 def _objective_and_passes(config, batch_seed):
   """The generator objective's metrics on a batch, with the edit and the
   cycle pass it is made of (perturbed weights)."""
@@ -392,12 +400,27 @@ def _objective_and_passes(config, batch_seed):
   return metrics, edited, apply(edited.image, batch["aus"]), batch
 
 
+def test_the_identity_term_is_the_l1_of_a_face_asked_for_its_own_aus():
+  config = tiny.get_config()
+  metrics, _, _, batch = _objective_and_passes(config, 4)
+  assert "g_identity" not in metrics
+  config.loss.identity = 3.0
+  weighted, _, _, _ = _objective_and_passes(config, 4)
+  g_state, _ = _perturbed_states(config)
+  unasked = g_state.apply_fn({"params": g_state.params}, batch["image"], batch["aus"]).image
+  by_hand = np.mean(np.abs(np.asarray(unasked, np.float64) - batch["image"]))
+  assert by_hand > 1e-3  # the perturbed generator does move its faces
+  np.testing.assert_allclose(weighted["g_identity"], by_hand, rtol=1e-5)
+  np.testing.assert_allclose(weighted["g_loss"], metrics["g_loss"] + 3.0 * by_hand, rtol=1e-5)
+
+
 @pytest.mark.parametrize("passes, combine", [
     ("edit", lambda edit, cycle: edit), ("both_mean", lambda edit, cycle: (edit + cycle) / 2),
     ("both_sum", lambda edit, cycle: edit + cycle)])
 def test_dftnet_regularisers_apply_to_the_passes_the_config_names(passes, combine):
   config = tiny.get_config()
   config.loss.regulariser_passes = passes
+  config.loss.flow_l1 = 0.5
   metrics, edited, cycled, _ = _objective_and_passes(config, 2)
   attention = lambda out: -np.mean(np.asarray(out.attention, np.float64))
   np.testing.assert_allclose(metrics["g_attention"],
@@ -405,6 +428,9 @@ def test_dftnet_regularisers_apply_to_the_passes_the_config_names(passes, combin
   np.testing.assert_allclose(metrics["g_tv"],
                              combine(_flow_tv_by_hand(edited.flow), _flow_tv_by_hand(cycled.flow)),
                              rtol=1e-4)
+  np.testing.assert_allclose(metrics["g_flow_l1"],
+                             combine(_flow_l1_by_hand(edited.flow), _flow_l1_by_hand(cycled.flow)),
+                             rtol=1e-5)
 
 
 def test_ganimation_adds_its_mask_terms_of_both_passes():
