@@ -185,12 +185,12 @@ def score_suite(edit: EditFn, suite: SuiteFaces, *,
 
   Returns:
     `<edit>/gain`, `<edit>/leak`, `<edit>/gain_unasked` (the module doc;
-    the suite's sources are neutral, so no change asked is every AU at 0) (and `<edit>/gain_<region>`,
-    `<edit>/au_error`, `<edit>/au_error_truth`, `<edit>/au_error_copy`) per
-    edit; `gain_mean`, `gain_min`, `leak_mean`, `gain_unasked_mean`,
-    `gain_asked_mean` (`gain_mean` − `gain_unasked_mean`) (and `gain_<region>`,
-    `au_error_mean`, `au_error_truth_mean`, `au_error_copy_mean`) over the
-    edits.
+    the suite's sources are neutral, so no change asked is every AU at 0)
+    (and `<edit>/gain_<region>`, `<edit>/au_error`, `<edit>/au_error_truth`,
+    `<edit>/au_error_copy`) per edit; `gain_mean`, `gain_min`, `leak_mean`,
+    `gain_unasked_mean`, `gain_asked_mean` (`gain_mean` − `gain_unasked_mean`)
+    (and `gain_<region>`, `au_error_mean`, `au_error_truth_mean`,
+    `au_error_copy_mean`) over the edits.
   """
   sources = images_lib.uint8_to_unit(suite.sources)
   scores: dict[str, float] = {}

@@ -384,7 +384,8 @@ def _flow_tv_by_hand(flow):
 def _flow_l1_by_hand(flow):
   """Mean |Φx|·W/2 + |Φy|·H/2 over the pixels."""
   flow = np.asarray(flow, np.float64)
-  return np.mean(np.abs(flow[..., 0]) * flow.shape[2] / 2 + np.abs(flow[..., 1]) * flow.shape[1] / 2)
+  width, height = flow.shape[2], flow.shape[1]
+  return np.mean(np.abs(flow[..., 0]) * width / 2 + np.abs(flow[..., 1]) * height / 2)
 
 
 def _objective_and_passes(config, batch_seed):
