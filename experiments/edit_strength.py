@@ -42,8 +42,7 @@ def load_generator_params(path: str, name: str, template: Any) -> Any:
     stored = {key[len(name) + 1:]: arrays[key] for key in arrays.files
               if key.startswith(f"{name}/")}
   leaves = []
-  for key_path, leaf in jax.tree_util.tree_flatten_with_path(template)[0]:
-    key = "/".join(str(getattr(k, "key", k)) for k in key_path)
+  for key, leaf in screen.flat_params(template).items():
     if key not in stored:
       raise ValueError(f"{path} holds no parameter {name}/{key}"
                        f" ({len(stored)} parameters of {name!r})")

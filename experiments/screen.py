@@ -170,11 +170,18 @@ def train_one(name: str, seed: int, out: str, data_path: str, eval_every: int,
             + f" ({record['wall_s']:.0f} s)", flush=True)
       if diverged:
         break
-  flat = {"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(leaf)
-          for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]}
   figure = edit_suite.suite_figure(edit, suite)
   np.savez(os.path.join(out, f"{name}_seed{seed}.npz"), figure=figure,
-           **{f"params/{k}": v for k, v in flat.items()})
+           **{f"params/{k}": v for k, v in flat_params(params).items()})
+
+
+def flat_params(params: Any) -> dict[str, np.ndarray]:
+  """Each parameter by its path ('encoder/Conv_0/kernel'), in the tree's
+  flattening order: the names a screen saves a generator under and
+  `experiments.edit_strength` reads it back by."""
+  import jax  # pylint: disable=g-import-not-at-top
+  return {"/".join(str(getattr(k, "key", k)) for k in path): np.asarray(leaf)
+          for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]}
 
 
 def _gather(out: str, runs: Sequence[tuple[str, int]]) -> None:

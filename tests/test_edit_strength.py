@@ -8,6 +8,7 @@ import pytest
 from configs import tiny
 from dftnet_jax import states
 from experiments import edit_strength
+from experiments import screen
 
 
 def _generator_params(seed):
@@ -17,8 +18,7 @@ def _generator_params(seed):
 
 def _save_as_a_screen_does(path, name, params):
   """The keys `screen._gather` writes: <experiment>/<parameter path>."""
-  flat = {"/".join(str(getattr(k, "key", k)) for k in key_path): leaf
-          for key_path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]}
+  flat = screen.flat_params(params)
   np.savez(path, **{f"{name}/{key}": value for key, value in flat.items()},
            **{f"other/{key}": np.zeros(1) for key in flat})
 
