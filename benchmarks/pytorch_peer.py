@@ -359,6 +359,7 @@ _ONE_VALUE_FIELDS: tuple[tuple[str, Any, str], ...] = (
     ("loss.cond_reference", "absolute", "asks its critic to read the edit as the target AUs"),
     ("loss.flow_l1", 0.0, "leaves the flow's length unpriced, as the paper does"),
     ("loss.identity", 0.0, "has the paper's cycle as its only identity term"),
+    ("loss.cond_fake", 0.0, "has its critic read the AUs of real faces only"),
     ("loss.paired_l1", 0.0, "times the GAN objective, without the ground truth"),
 )
 

@@ -124,6 +124,11 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # own AUs comes back unchanged (losses.identity_loss). Not in the paper (0
   # there); it costs a third generator pass.
   loss.identity = 0.0
+  # Weight, relative to `cond`, of the critic's AU regression on the edits
+  # with their sources' AUs (losses.critic_loss). Not in the paper (0 there:
+  # the head reads real faces only); it asks the head not to read a small
+  # change of the source as the whole target.
+  loss.cond_fake = 0.0
   # The ceiling, never a default: weight of the paired term between the edit
   # and the ground truth (the same synthetic face drawn with the target AUs;
   # in `paired_distance`, the name is from when it was L1 only), supervision

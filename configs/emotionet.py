@@ -77,6 +77,8 @@ def get_config() -> ml_collections.ConfigDict:
   config.loss.cycle = 10.0
   # Eq. 8's cycle is the only identity term; none asks for a face's own AUs.
   config.loss.identity = 0.0
+  # Eq. 7: the critic's AU head regresses real faces only.
+  config.loss.cond_fake = 0.0
   # Eqs. 9–10 state the flow TV and the attention term for the edit only.
   config.loss.regulariser_passes = "edit"
   # Eq. 9 prices the flow's changes only, not its size.

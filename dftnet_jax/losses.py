@@ -407,7 +407,9 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
   projection critic reads them; others ignore them). With `loss.mismatch`
   = m > 0 a share m of its negatives are the real faces paired with the
   targets, other faces' AUs, so it must learn which AUs a face shows to
-  tell them from real pairs.
+  tell them from real pairs. With `loss.cond_fake` = w > 0 the AU head
+  also regresses the edits on their sources' AUs, weighted w × `loss.cond`
+  and riding with "cond" (reported as `d_cond_fake`).
   """
   max_shift, noise_std = config.get("critic_shift", 0.0), config.get("critic_noise", 0.0)
   viewed = max_shift or noise_std
@@ -438,8 +440,16 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
       values["adv"] = (1 - mismatch) * values["adv"] + mismatch * critic_adv(real_map,
                                                                               mismatched[0])
       negatives = (1 - mismatch) * negatives + mismatch * jnp.mean(mismatched[0])
-    values["cond"] = au_regression(predicted_aus[:fake.shape[0]], batch["aus"],
+    num = fake.shape[0]
+    values["cond"] = au_regression(predicted_aus[:num], batch["aus"],
                                    batch_divisor=_au_divisor(config))
+    if "cond" in terms and config.loss.get("cond_fake"):
+      # The edits read as their sources' AUs: a small change of the source
+      # that moves the head's reading to the target (the demo's edits do so,
+      # session 25) is read back as the source, so only a change the head
+      # cannot tell from a real expression still pays.
+      values["cond_fake"] = au_regression(predicted_aus[num:2 * num], batch["aus"],
+                                          batch_divisor=_au_divisor(config))
     metrics["d_real_minus_fake"] = jnp.mean(real_map) - negatives
   if "gp" in terms:
     # R1 differentiates the critic at the real faces as it views and scores
@@ -459,8 +469,12 @@ def critic_loss(d_params: Any, fake: jax.Array, batch: Batch, keys: jax.Array, *
       # game.
       values["au_gp"] = au_jacobian_penalty(lambda x: viewing_critic(x, targets)[1],
                                             batch["image"], fake, keys)
-  weighted = (*terms, "au_gp") if "au_gp" in values else terms
-  total = sum(config.loss[term] * values[term] for term in weighted)
+  weights = {term: config.loss[term] for term in terms}
+  if "au_gp" in values:
+    weights["au_gp"] = config.loss.au_gp
+  if "cond_fake" in values:
+    weights["cond_fake"] = config.loss.cond * config.loss.cond_fake
+  total = sum(weight * values[term] for term, weight in weights.items())
   return total, {"d_loss": total, **{f"d_{name}": value for name, value in values.items()},
                  **metrics}
 

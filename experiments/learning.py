@@ -415,6 +415,38 @@ EXPERIMENTS: dict[str, Experiment] = {
         " generators, asked for no change, score most of their suite gain anyway (session"
         " 25's unasked gain); does pricing that move where it shows leave the part of the"
         " edit the target asks for?"),
+    "head_start_cond_fake_0.3": Experiment(
+        "head_start", {"loss.cond_fake": 0.3},
+        "the demo with its critic's AU head also regressing the edits on their sources'"
+        " AUs, at 0.3 of the real faces' AU term. The demo's edits barely depend on their"
+        " targets (session 25: asked for a tenth of each target they gain nearly as much),"
+        " yet its head reads them as their targets (g_cond 0.0027 against 0.0048 for a"
+        " target-blind reading): a small target-dependent change moves the head. Read back"
+        " as the source, such a change no longer pays; does the generator then make the"
+        " change the head reads in real faces? At a perfect edit the head's reading is"
+        " pulled 23% of the way towards the mean AUs."),
+    "head_start_cond_fake_0.1": Experiment(
+        "head_start", {"loss.cond_fake": 0.1},
+        "`head_start_cond_fake_0.3` with the edits' term at a third of its weight (session 26:"
+        " at 0.3 the asked part rose from the demo's +0.018-0.035 to +0.096-0.111 on two seeds"
+        " while the gain fell to 0.047-0.082, the unasked move turned harmful; at 1 the flow ran"
+        " to 7 px and the gain fell below copying). Does a lighter hold keep the demo's"
+        " common move and add a part that follows the target?"),
+    "head_start_cond_fake_1": Experiment(
+        "head_start", {"loss.cond_fake": 1.0},
+        "`head_start_cond_fake_0.3` with the edits' term as heavy as the real faces' (session"
+        " 26: at 0.3 the edits' asked part rose from the demo's +0.035 to +0.096 while their"
+        " unasked move vanished). Does a head held harder to the sources read more of the"
+        " real change, or does its pull towards the mean AUs (half the way at a perfect"
+        " edit) make the generator overshoot?"),
+    "head_start_cond_fake_0.3_identity_10": Experiment(
+        "head_start_cond_fake_0.3", {"loss.identity": 10.0},
+        "`head_start_cond_fake_0.3` with the identity term at the cycle's weight (session"
+        " 25's `head_start_identity_10`): with the critic reading the edits as their sources,"
+        " the edits follow their targets (asked part +0.096), but the generator, asked for"
+        " none, still closes the eyes and draws a mouth that no smile's truth shows (unasked"
+        " smile -0.30). A face asked for its own AUs must come back as it is: does the"
+        " asked part remain, now without the unasked move's losses?"),
     "head_start_cycle_huber": Experiment(
         "head_start", {"loss.cycle_distance": "huber", "loss.huber_delta": 0.1},
         "the demo with its cycle's error in Huber (δ 0.1: squared below, L1 above): the L1"

@@ -190,7 +190,7 @@ def test_the_peer_refuses_networks_it_does_not_implement(field, value):
 @pytest.mark.parametrize("field,value", [
     ("critic_update", "ganimation"), ("loss.gan", "ns_r1"), ("critic_shift", 1.0),
     ("critic_noise", 0.1), ("loss.cond_reference", "source"), ("loss.flow_l1", 0.5),
-    ("loss.identity", 5.0), ("loss.paired_l1", 100.0)])
+    ("loss.identity", 5.0), ("loss.cond_fake", 0.1), ("loss.paired_l1", 100.0)])
 def test_the_peer_refuses_training_it_does_not_implement(field, value):
   config = _small_config("default", "dftnet")
   config.update_from_flattened_dict({field: value})

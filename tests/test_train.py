@@ -539,6 +539,32 @@ def test_the_au_heads_penalty_rides_with_the_gradient_penalty(monkeypatch, how):
     assert metrics["d_au_gp"] > 0 and not np.isclose(metrics["d_au_gp"], penalty)
 
 
+def test_cond_fake_regresses_the_critics_reading_of_the_edits_on_their_sources():
+  """`loss.cond_fake` = w adds w·cond × MSE(the AU head's reading of the
+  fakes, the sources' AUs) to the "cond" terms, by hand; nothing without it."""
+  config = tiny.get_config()
+  g_state, d_state = _perturbed_states(config)
+  d_state = _moved(d_state, 1, 0.3)
+  batch = jax.tree.map(lambda x: x[0], _batch(config, 6))
+  fake = g_state.apply_fn({"params": g_state.params}, batch["image"], batch["target_aus"]).image
+  keys = jax.random.split(jax.random.key(7), len(fake))
+  loss = lambda cfg, terms: losses.critic_loss(d_state.params, fake, batch, keys,
+                                               d_apply=d_state.apply_fn, config=cfg, terms=terms)
+  plain_total, plain = loss(config, ("adv", "cond"))
+  assert "d_cond_fake" not in plain
+  config.loss.cond_fake = 0.25
+  total, values = loss(config, ("adv", "cond"))
+  _, read = d_state.apply_fn({"params": d_state.params}, fake, batch["target_aus"])
+  by_hand = np.mean((np.asarray(read, np.float64) - batch["aus"]) ** 2) / config.batch_size
+  assert by_hand > 1e-4
+  np.testing.assert_allclose(values["d_cond_fake"], by_hand, rtol=1e-5)
+  np.testing.assert_allclose(values["d_cond"], plain["d_cond"], rtol=1e-6)
+  np.testing.assert_allclose(total, plain_total + 0.25 * config.loss.cond * by_hand, rtol=1e-5)
+  # It rides with the AU term: an update of the realness terms alone is
+  # unchanged.
+  assert "d_cond_fake" not in loss(config, ("adv",))[1]
+
+
 def test_ganimations_critic_schedule_counts_two_updates_a_step():
   config = tiny.get_config()
   config.num_train_steps, config.n_critic, config.lr_decay_fraction = 30, 5, 1 / 3
