@@ -127,9 +127,9 @@ def get_loss_config() -> ml_collections.ConfigDict:
   # Weight, relative to `cond`, of the critic's AU regression on the edits
   # with their sources' AUs (losses.critic_loss). Not in the paper (0 there:
   # the head reads real faces only); it asks the head not to read a small
-  # change of the source as the whole target. At 0.3 (session 26) two demo
-  # seeds of three follow their targets more and gain less; the third, and
-  # 1.0, collapse (experiments/LEARNING.md).
+  # change of the source as the whole target. At 0.3 (session 26) three demo
+  # seeds of four follow their targets more and gain less; the fourth, 0.1
+  # and 1.0 collapse (experiments/LEARNING.md).
   loss.cond_fake = 0.0
   # The ceiling, never a default: weight of the paired term between the edit
   # and the ground truth (the same synthetic face drawn with the target AUs;
